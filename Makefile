@@ -1,0 +1,39 @@
+# ccci — see README.md. `make demo` and `make test` are the two set-up commands.
+GO      ?= go
+BIN     := bin/ccci
+# The default suite must stay well inside CI's 90 minutes on 2 cores.
+TESTTIMEOUT ?= 40m
+
+.PHONY: build test demo bench fuzz soak testbed vet clean
+
+build:
+	$(GO) build -o $(BIN) .
+	./$(BIN) --install -f bin
+
+# The test bed (dockerd, a one-node swarm, the test images, etcd) is brought up
+# by .ci/testbed; the tests call it too and fail, never skip, when it cannot.
+testbed:
+	.ci/testbed up
+
+test: build testbed
+	$(GO) vet ./...
+	$(GO) test -timeout $(TESTTIMEOUT) ./...
+
+demo: build testbed
+	PATH="$(CURDIR)/bin:$$PATH" scripts/demo.sh
+
+bench: build testbed
+	PATH="$(CURDIR)/bin:$$PATH" .ci/bench
+
+fuzz:
+	.ci/fuzz
+
+soak: build testbed
+	CCCI_SOAK=1 $(GO) test -timeout 120m -run Soak -v ./tests/...
+
+vet:
+	gofmt -l . | (! grep .)
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,9 @@
+// Command ccci makes CI that deploys real apps to a shared server safe under
+// concurrency, cancellation and crashes. It is one binary with several
+// applets, chosen by the name it is called by (ccci-lock) or by its first
+// argument (ccci lock); see busybox.go and README.md.
+package main
+
+import "os"
+
+func main() { os.Exit(dispatch(os.Args)) }

@@ -1,0 +1,131 @@
+// Package tests holds ccci's end-to-end tests: testscript scripts under
+// testdata/ that drive the real binary, through its ccci-* symlinks, against
+// the real kernel (and, where apps are involved, the real swarm).
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// binDir holds the ccci binary built once for the whole package, and its
+// ccci-* symlinks made by ccci --install.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ccci-tests-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	status := func() int {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, "ccci"), "..")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "tests: build ccci:", err)
+			return 1
+		}
+		inst := exec.Command(filepath.Join(dir, "ccci"), "--install", dir)
+		inst.Stdout, inst.Stderr = os.Stderr, os.Stderr
+		if err := inst.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "tests: ccci --install:", err)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.RemoveAll(dir)
+	os.Exit(status)
+}
+
+// cmds are the custom testscript commands every script may use; files in
+// this package add theirs in init.
+var cmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"waitfile":  cmdWaitfile,
+	"waitmatch": cmdWaitmatch,
+	"pidgone":   cmdPidgone,
+}
+
+// params returns the testscript parameters for the scripts in testdata/dir.
+func params(dir string) testscript.Params {
+	return testscript.Params{
+		Dir: filepath.Join("testdata", dir),
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("PATH", binDir+string(os.PathListSeparator)+e.Getenv("PATH"))
+			e.Setenv("CCCI_LOCK_DIR", filepath.Join(e.WorkDir, "lock"))
+			e.Setenv("CCCI_RUNS_DIR", filepath.Join(e.WorkDir, "runs"))
+			e.Setenv("ABRA_DIR", filepath.Join(e.WorkDir, "abra"))
+			e.Setenv("CCCI", filepath.Join(binDir, "ccci"))
+			e.Setenv("NO_COLOR", "1")
+			return os.MkdirAll(filepath.Join(e.WorkDir, "lock"), 0o755)
+		},
+		Cmds:                cmds,
+		RequireExplicitExec: true,
+	}
+}
+
+// deadline bounds every wait in a script: conditions, never bare sleeps.
+const deadline = 30 * time.Second
+
+// waitfile FILE... waits until each FILE exists (and, negated, until none does).
+func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: waitfile FILE...")
+	}
+	waitFor(ts, fmt.Sprintf("files %v to %s", args, map[bool]string{false: "appear", true: "vanish"}[neg]), func() bool {
+		for _, f := range args {
+			_, err := os.Stat(ts.MkAbs(f))
+			if (err == nil) == neg {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitmatch FILE REGEXP waits until FILE's content contains REGEXP.
+func cmdWaitmatch(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitmatch FILE REGEXP")
+	}
+	re := mustRegexp(ts, args[1])
+	waitFor(ts, fmt.Sprintf("%s to match %q", args[0], args[1]), func() bool {
+		b, _ := os.ReadFile(ts.MkAbs(args[0]))
+		return re.Match(b) != neg
+	})
+}
+
+// pidgone FILE waits until the process whose pid is in FILE no longer
+// exists (zombies count as gone only once reaped by their parent).
+func cmdPidgone(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: pidgone PIDFILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(bytes.Fields(b)[0])))
+	ts.Check(err)
+	waitFor(ts, fmt.Sprintf("pid %d to be gone", pid), func() bool {
+		return (syscall.Kill(pid, 0) != nil) != neg
+	})
+}
+
+func waitFor(ts *testscript.TestScript, what string, cond func() bool) {
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			ts.Fatalf("timed out after %v waiting for %s", deadline, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
