@@ -1,0 +1,134 @@
+// Package lock is the per-domain app lock that serializes same-domain CI runs:
+// the interface every backend implements, the holder record, and the progress
+// lines users and checks read.
+//
+// Backends: internal/flock (kernel flock on $CCCI_LOCK_DIR, the default) and
+// internal/etcdlock (an etcd session mutex, for runners on several hosts).
+// They register themselves with Register; Open picks one from the environment
+// ($CCCI_LOCK_BACKEND). The kernel (or etcd) decides who holds a lock; the
+// holder record only describes the holder.
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+)
+
+// Errors Acquire returns besides I/O errors.
+var (
+	ErrWouldBlock = errors.New("lock is held")                 // under NonBlock (-n)
+	ErrTimeout    = errors.New("timed out waiting for the lock") // Wait (-w) expired
+)
+
+// Holder describes who holds a lock. Backends store it with the lock for
+// diagnostics: waiters print it, --status and the janitor report it.
+type Holder struct {
+	Run   string    `json:"run"`             // CCCI_RUN_ID of the holder
+	PID   int       `json:"pid"`             // holder's pid on its host
+	Host  string    `json:"host"`            // holder's hostname
+	Since time.Time `json:"since"`           // when it acquired
+	Cmd   string    `json:"cmd,omitempty"`   // the command it runs, for humans
+	Token uint64    `json:"token,omitempty"` // fencing token of that acquisition
+}
+
+// Request is one acquisition.
+type Request struct {
+	Domain   string        // already validated by names.Domain
+	Shared   bool          // a shared (read) lock, as flock -s
+	NonBlock bool          // fail at once with ErrWouldBlock when held (-n)
+	Wait     time.Duration // give up with ErrTimeout after this long; 0 = no limit (-w)
+	Holder   Holder        // the record to store once acquired (Token is set by the backend)
+	// Notify, if set, is told when the wait starts, every StillEvery while
+	// it goes on, and when the lock is acquired. Progress prints the
+	// contract's lines.
+	Notify func(Event)
+}
+
+// StillEvery is how often a waiter says it is still waiting.
+const StillEvery = 30 * time.Second
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	Waiting      EventKind = iota // the lock is held by Holder; we block
+	StillWaiting                  // still blocked after Waited
+	Acquired                      // acquired after Waited
+)
+
+// Event is a progress report from Acquire.
+type Event struct {
+	Kind   EventKind
+	Domain string
+	Holder Holder        // the current holder's record, as far as it can be read
+	Waited time.Duration // for StillWaiting and Acquired
+}
+
+// Lock is a held lock. Release must be called exactly once; a Lock is never
+// released by a finalizer, only by Release or by the holder's death.
+type Lock interface {
+	// Token is the fencing token of this acquisition: it increases with
+	// every acquisition of the domain's lock (exported as CCCI_LOCK_TOKEN).
+	Token() uint64
+	// Lost is closed if the lock is lost while held (an etcd lease that
+	// expired); a kernel flock is never lost, and returns nil.
+	Lost() <-chan struct{}
+	// Unlink removes the lock's file or key while it is still held, so a
+	// janitor can clean up without racing a new holder.
+	Unlink() error
+	// Release releases the lock.
+	Release() error
+}
+
+// Entry is one lock as --status and the janitor see it.
+type Entry struct {
+	Domain string  `json:"domain"`
+	Held   bool    `json:"held"`
+	Holder *Holder `json:"holder,omitempty"` // the stored record, if any
+}
+
+// Backend is where locks live.
+type Backend interface {
+	// Acquire blocks until the domain's lock is held, without polling: a
+	// waiter wakes when the holder releases. Cancelling ctx ends the wait
+	// at once with ctx.Err().
+	Acquire(ctx context.Context, r Request) (Lock, error)
+	// Probe reports whether the domain's lock is held, and the holder
+	// record; it never blocks and never creates anything.
+	Probe(ctx context.Context, domain string) (held bool, h *Holder, err error)
+	// Status lists every lock the backend knows of, by domain.
+	Status(ctx context.Context) ([]Entry, error)
+	// Close releases the backend's resources (connections).
+	Close() error
+}
+
+var backends = map[string]func(env *applet.Env) (Backend, error){}
+
+// Register makes a backend available to Open under name; backends call it
+// from init. A duplicate name is a programming error.
+func Register(name string, open func(env *applet.Env) (Backend, error)) {
+	if _, dup := backends[name]; dup {
+		panic("lock: backend registered twice: " + name)
+	}
+	backends[name] = open
+}
+
+// Open returns the backend $CCCI_LOCK_BACKEND names ("file" by default).
+func Open(env *applet.Env) (Backend, error) {
+	name := env.GetenvDefault("CCCI_LOCK_BACKEND", "file")
+	open, ok := backends[name]
+	if !ok {
+		var known []string
+		for n := range backends {
+			known = append(known, n)
+		}
+		sort.Strings(known)
+		return nil, fmt.Errorf("unknown lock backend %q (CCCI_LOCK_BACKEND); known: %v", name, known)
+	}
+	return open(env)
+}
