@@ -1,0 +1,138 @@
+package runstate
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// noFollow makes an open fail on a symlink: run state is never reached
+// through one.
+const noFollow = unix.O_NOFOLLOW
+
+const (
+	lockSH = unix.LOCK_SH
+	lockEX = unix.LOCK_EX
+)
+
+// ErrLive is returned by Remove for a run that is live.
+var ErrLive = errors.New("run is live")
+
+// ErrRemoved is returned by HoldLive when the run was removed while it
+// waited for the live-lock (a janitor reaped it as dead).
+var ErrRemoved = errors.New("run directory was removed while waiting for its live-lock")
+
+// flock retries on EINTR, as cmd/go/internal/lockedfile does.
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// HoldLive marks the run live until release is called (or the process
+// dies): a shared flock on <run>/live.lock, on an fd opened O_CLOEXEC (Go's
+// default) and O_NOFOLLOW, so no child inherits it. It creates the run
+// directory if missing. The lock file's mtime is touched on acquire and on
+// release: that is the run's last activity, from which Live measures age.
+func (r *Run) HoldLive() (release func(), err error) {
+	if err := r.ensure(); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(r.Dir, liveName)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|noFollow, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// Blocks only while a prober holds it exclusively (Live, Remove).
+	if err := flock(f, lockSH); err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "flock", Path: p, Err: err}
+	}
+	if !sameFile(f, p) {
+		f.Close()
+		return nil, fmt.Errorf("run %s: %w", r.ID, ErrRemoved)
+	}
+	touch(f)
+	return func() { touch(f); f.Close() }, nil
+}
+
+func touch(f *os.File) {
+	now := time.Now()
+	tv := unix.NsecToTimeval(now.UnixNano())
+	unix.Futimes(int(f.Fd()), []unix.Timeval{tv, tv})
+}
+
+// sameFile reports whether path still names f's inode.
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
+// Live reports whether the run is live: its live-lock is held by someone
+// (an exclusive non-blocking flock fails), or its last activity is more
+// recent than minAge (the gap between init and the first command). A run
+// that does not exist is not live.
+func (r *Run) Live(minAge time.Duration) (bool, error) {
+	held, age, err := r.probe()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return held || age < minAge, nil
+}
+
+// probe reports whether the live-lock is held and the run's age (since the
+// live-lock's mtime, or the directory's when there is no live-lock yet).
+func (r *Run) probe() (held bool, age time.Duration, err error) {
+	fi, err := os.Lstat(r.Dir)
+	if err != nil {
+		return false, 0, err
+	}
+	if !fi.IsDir() {
+		return false, 0, &os.PathError{Op: "open", Path: r.Dir, Err: errors.New("not a directory")}
+	}
+	f, err := os.OpenFile(filepath.Join(r.Dir, liveName), os.O_RDONLY|noFollow, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, time.Since(fi.ModTime()), nil
+	}
+	if err != nil {
+		return false, 0, err
+	}
+	defer f.Close()
+	held, err = tryExclusive(f)
+	if err != nil {
+		return false, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return false, 0, err
+	}
+	return held, time.Since(st.ModTime()), nil
+}
+
+// tryExclusive takes f's flock exclusively without blocking; it reports
+// held=true if someone else has it. On success the caller holds it until f
+// is closed.
+func tryExclusive(f *os.File) (held bool, err error) {
+	err = flock(f, lockEX|unix.LOCK_NB)
+	if err == unix.EWOULDBLOCK {
+		return true, nil
+	}
+	if err != nil {
+		return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+	}
+	return false, nil
+}

@@ -1,0 +1,163 @@
+// Package runstate keys every piece of a CI run's state by the run, not by
+// the domain: a per-run directory $CCCI_RUNS_DIR/<run>/ holding a per-run
+// ABRA_DIR, atomic counters and a live-lock.
+//
+// Guarantees:
+//   - paths are built only from run ids and state names that passed
+//     internal/names; a bad one is refused before anything is touched;
+//   - a run directory is 0700 and never inside a world-writable runs dir;
+//   - Incr is atomic under any number of concurrent callers (an exclusive
+//     flock per counter) and a crash never leaves a half-written counter
+//     (temp file, fsync, rename): TestIncrConcurrent, TestIncrKilled;
+//   - a run is live while any process holds its live-lock shared (HoldLive),
+//     or while it is younger than a minimum age; Live and Remove probe with a
+//     non-blocking exclusive flock, which only the kernel decides;
+//   - Remove walks the run directory by file descriptor (openat, unlinkat,
+//     O_NOFOLLOW) and never follows a symlink out of it: TestRemoveSymlinks,
+//     tests/testdata/runstate/rm.txtar.
+//
+// Layout of a run directory:
+//
+//	<runs>/<run>/            0700
+//	  live.lock              shared-flocked by every process working for the run
+//	  abra/servers  -> <base>/servers     (shared)
+//	  abra/catalogue -> <base>/catalogue  (shared)
+//	  abra/recipes/          fresh, per run
+//	  state/<name>           counters and other run-keyed state
+//	  locks/<name>           the flock sidecar of state/<name>
+//	  tmp/                   temp files renamed into state/
+package runstate
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
+)
+
+// DefaultRunsDir holds the run directories when $CCCI_RUNS_DIR is unset.
+const DefaultRunsDir = "/var/lib/cc-ci-runs"
+
+// Names inside a run directory.
+const (
+	liveName  = "live.lock"
+	abraName  = "abra"
+	stateName = "state"
+	locksName = "locks"
+	tmpName   = "tmp"
+)
+
+// DeployCount is the state name of the run's deploy counter
+// (CCCI_DEPLOY_COUNT_FILE).
+const DeployCount = "deploy-count"
+
+// StateFiles are the state names other applets use; init exports
+// CCCI_<NAME>_FILE for each.
+var StateFiles = []string{DeployCount}
+
+// ErrNoRunID is returned by RunID when neither variable is set.
+var ErrNoRunID = errors.New("no run id: set CCCI_RUN_ID (or DRONE_BUILD_NUMBER), or pass --run")
+
+// Dir returns the runs directory: $CCCI_RUNS_DIR, or DefaultRunsDir.
+func Dir(env *applet.Env) string { return env.GetenvDefault("CCCI_RUNS_DIR", DefaultRunsDir) }
+
+// RunID returns $CCCI_RUN_ID, else $DRONE_BUILD_NUMBER, validated.
+func RunID(env *applet.Env) (string, error) {
+	id := env.GetenvDefault("CCCI_RUN_ID", env.Getenv("DRONE_BUILD_NUMBER"))
+	if id == "" {
+		return "", ErrNoRunID
+	}
+	if err := names.RunID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// Run is one run's directory. Dir is <runs>/<id>.
+type Run struct {
+	ID      string
+	Dir     string
+	RunsDir string
+}
+
+// Open returns the run id under runsDir. It validates id and refuses a
+// world-writable runsDir; it creates nothing.
+func Open(runsDir, id string) (*Run, error) {
+	if err := names.RunID(id); err != nil {
+		return nil, err
+	}
+	if runsDir == "" {
+		return nil, errors.New("empty runs directory")
+	}
+	if err := checkRunsDir(runsDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return &Run{ID: id, Dir: filepath.Join(runsDir, id), RunsDir: runsDir}, nil
+}
+
+// checkRunsDir refuses a runs directory anyone may write to: there another
+// user could plant or swap a run directory between our checks and uses.
+func checkRunsDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("runs directory %s: not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("runs directory %s: world-writable (mode %v); refusing", dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// Path returns the run-keyed path of state file name.
+func (r *Run) Path(name string) (string, error) {
+	if err := names.StateName(name); err != nil {
+		return "", err
+	}
+	return filepath.Join(r.Dir, stateName, name), nil
+}
+
+// ensure creates the runs directory (0755) and the run directory (0700)
+// with its state, locks and tmp subdirectories, as far as missing.
+func (r *Run) ensure() error {
+	if err := os.MkdirAll(r.RunsDir, 0o755); err != nil {
+		return err
+	}
+	if err := checkRunsDir(r.RunsDir); err != nil {
+		return err
+	}
+	if err := mkdir0700(r.Dir); err != nil {
+		return err
+	}
+	for _, d := range []string{stateName, locksName, tmpName} {
+		if err := mkdir0700(filepath.Join(r.Dir, d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdir0700 makes dir with mode 0700 whatever the umask; an existing
+// directory is fine, anything else standing there (a symlink) is not.
+func mkdir0700(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	if err == nil {
+		return os.Chmod(dir, 0o700)
+	}
+	if !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	fi, lerr := os.Lstat(dir)
+	if lerr != nil {
+		return lerr
+	}
+	if !fi.IsDir() {
+		return &os.PathError{Op: "mkdir", Path: dir, Err: errors.New("exists and is not a directory")}
+	}
+	return nil
+}
