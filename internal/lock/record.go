@@ -62,3 +62,16 @@ func abbrev(b []byte) string {
 	}
 	return string(b)
 }
+
+// Describe is a holder for humans: "run 42, pid 1234, host ci-1, since
+// 2025-05-01T12:00:00Z"; "holder unknown" when there is no record.
+func Describe(h *Holder) string {
+	if h == nil {
+		return "holder unknown"
+	}
+	s := fmt.Sprintf("run %s, pid %s", run(*h), pid(*h))
+	if h.Host != "" {
+		s += ", host " + h.Host
+	}
+	return s + ", since " + since(*h)
+}

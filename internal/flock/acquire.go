@@ -1,0 +1,207 @@
+package flock
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+)
+
+// Acquire implements lock.Backend: try at once; if held, report the holder
+// and block in flock(2) until it is ours, the wait times out or ctx ends.
+func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ensureDir(b.dir); err != nil {
+		return nil, err
+	}
+	path := b.Path(r.Domain)
+	how := unix.LOCK_EX
+	if r.Shared {
+		how = unix.LOCK_SH
+	}
+	notify := r.Notify
+	if notify == nil {
+		notify = func(lock.Event) {}
+	}
+	start := time.Now()
+	var timeout <-chan time.Time
+	if r.Wait > 0 && !r.NonBlock {
+		t := time.NewTimer(r.Wait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var still *time.Ticker // progress only; the lock itself is never polled
+	defer func() {
+		if still != nil {
+			still.Stop()
+		}
+	}()
+	for {
+		fd, err := openLock(path, true)
+		if err != nil {
+			return nil, err
+		}
+		err = flockRetry(fd, how|unix.LOCK_NB)
+		if err == unix.EWOULDBLOCK {
+			h := readHolder(path)
+			if r.NonBlock {
+				unix.Close(fd)
+				return nil, fmt.Errorf("%s: %w (%s)", r.Domain, lock.ErrWouldBlock, lock.Describe(h))
+			}
+			if still == nil {
+				notify(lock.Event{Kind: lock.Waiting, Domain: r.Domain, Holder: deref(h)})
+				still = time.NewTicker(lock.StillEvery)
+			}
+			onStill := func() {
+				notify(lock.Event{Kind: lock.StillWaiting, Domain: r.Domain, Holder: deref(readHolder(path)), Waited: time.Since(start)})
+			}
+			if err := wait(ctx, fd, how, timeout, still.C, onStill); err != nil {
+				if err == lock.ErrTimeout {
+					return nil, fmt.Errorf("%s: %w after %v (%s)", r.Domain, err, r.Wait, lock.Describe(readHolder(path)))
+				}
+				return nil, err
+			}
+		} else if err != nil {
+			unix.Close(fd)
+			return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+		}
+		// A janitor may have unlinked the file while we waited on it: then
+		// we hold a lock nobody else can see, so drop it and start again.
+		same, err := sameFile(fd, path)
+		if err != nil || !same {
+			unix.Close(fd)
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		l := &held{fd: fd, path: path}
+		if r.Shared {
+			// Shared holders must not write; they report the last token.
+			prev, _ := readRecord(fd)
+			l.token = prev.Token
+		} else {
+			h := r.Holder
+			if h.Since.IsZero() {
+				h.Since = time.Now()
+			}
+			if l.token, err = writeRecord(fd, path, h); err != nil {
+				l.Release()
+				return nil, err
+			}
+		}
+		notify(lock.Event{Kind: lock.Acquired, Domain: r.Domain, Waited: time.Since(start)})
+		return l, nil
+	}
+}
+
+// wait blocks in flock(2) on fd in a goroutine. On a nil return the lock is
+// held on fd; otherwise fd belongs to wait: closed now, or, if the goroutine
+// is still blocked, closed by it as soon as flock returns — an abandoned
+// wait that succeeds later releases at once (matters in-process, ccci-sh).
+func wait(ctx context.Context, fd, how int, timeout, still <-chan time.Time, onStill func()) error {
+	var mu sync.Mutex
+	abandoned := false
+	done := make(chan error, 1)
+	go func() {
+		err := flockRetry(fd, how)
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			unix.Close(fd)
+			return
+		}
+		done <- err
+	}()
+	abandon := func(why error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		select {
+		case <-done: // it returned meanwhile: ours to close
+			unix.Close(fd)
+		default:
+			abandoned = true
+		}
+		return why
+	}
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				unix.Close(fd)
+				return fmt.Errorf("flock: %w", err)
+			}
+			return nil
+		case <-still:
+			onStill()
+		case <-timeout:
+			return abandon(lock.ErrTimeout)
+		case <-ctx.Done():
+			return abandon(ctx.Err())
+		}
+	}
+}
+
+func deref(h *lock.Holder) lock.Holder {
+	if h == nil {
+		return lock.Holder{}
+	}
+	return *h
+}
+
+// held is an acquired lock: the open fd, kept until Release.
+type held struct {
+	mu    sync.Mutex
+	fd    int // -1 once released
+	path  string
+	token uint64
+}
+
+func (l *held) Token() uint64 { return l.token }
+
+// Lost implements lock.Lock: a kernel flock is never lost while held.
+func (l *held) Lost() <-chan struct{} { return nil }
+
+// Unlink removes the lockfile while the lock is held, if the path still
+// names our inode (never someone else's newer file).
+func (l *held) Unlink() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fd < 0 {
+		return fmt.Errorf("unlink %s: lock already released", l.path)
+	}
+	same, err := sameFile(l.fd, l.path)
+	if err != nil || !same {
+		return err
+	}
+	if err := unix.Unlink(l.path); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "unlink", Path: l.path, Err: err}
+	}
+	return nil
+}
+
+// Release unlocks and closes the fd.
+func (l *held) Release() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fd < 0 {
+		return fmt.Errorf("release %s: already released", l.path)
+	}
+	fd := l.fd
+	l.fd = -1
+	uerr := flockRetry(fd, unix.LOCK_UN)
+	if err := unix.Close(fd); err != nil {
+		return &os.PathError{Op: "close", Path: l.path, Err: err}
+	}
+	if uerr != nil {
+		return &os.PathError{Op: "unlock", Path: l.path, Err: uerr}
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package flock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+)
+
+// openLock opens path for locking. create adds O_CREAT (Acquire); Probe
+// never creates. O_NONBLOCK keeps a planted FIFO from hanging the open.
+// The fd is a raw int, not an *os.File: no finalizer can ever close it,
+// and so release the lock, while it is held.
+func openLock(path string, create bool) (int, error) {
+	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
+	if create {
+		flags |= unix.O_RDWR | unix.O_CREAT
+	} else {
+		flags |= unix.O_RDONLY
+	}
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, flags, 0o644)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		if err == unix.ELOOP {
+			return -1, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
+		}
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
+	case st.Nlink > 1:
+		// A hard link planted to a file elsewhere: writing the holder record
+		// would write outside the lock dir.
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
+	}
+	return fd, nil
+}
+
+// ensureDir creates a missing lock dir (0755), but never its parents: only
+// the lock dir itself is ever created.
+func ensureDir(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if err == nil || errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("lock dir %s: parent %s does not exist", dir, filepath.Dir(dir))
+	}
+	return err
+}
+
+// flockRetry is flock(2) retried on EINTR (a signal to the blocked thread).
+func flockRetry(fd, how int) error {
+	for {
+		err := unix.Flock(fd, how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// sameFile reports whether path still names fd's inode (no symlink followed).
+func sameFile(fd int, path string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil {
+		return false, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if err := unix.Lstat(path, &b); err != nil {
+		if err == unix.ENOENT {
+			return false, nil
+		}
+		return false, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
+}
+
+// readRecord reads the holder record at the start of fd's file.
+func readRecord(fd int) (lock.Holder, error) {
+	buf := make([]byte, lock.MaxRecord)
+	n, err := unix.Pread(fd, buf, 0)
+	if err != nil {
+		return lock.Holder{}, err
+	}
+	return lock.ParseRecord(buf[:n])
+}
+
+// readHolder reads the record of path's current holder for diagnostics;
+// nil when there is none or it cannot be read.
+func readHolder(path string) *lock.Holder {
+	fd, err := openLock(path, false)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	h, err := readRecord(fd)
+	if err != nil {
+		return nil
+	}
+	return &h
+}
+
+// writeRecord stores h, with the next fencing token, while the exclusive
+// lock is held: pwrite at 0, then truncate away any longer old record.
+func writeRecord(fd int, path string, h lock.Holder) (uint64, error) {
+	prev, _ := readRecord(fd) // garbage or empty: the token restarts at 1
+	h.Token = prev.Token + 1
+	b := lock.EncodeRecord(h)
+	if _, err := unix.Pwrite(fd, b, 0); err != nil {
+		return 0, &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	if err := unix.Ftruncate(fd, int64(len(b))); err != nil {
+		return 0, &os.PathError{Op: "truncate", Path: path, Err: err}
+	}
+	return h.Token, nil
+}

@@ -1,0 +1,69 @@
+package flock
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sort"
+
+	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+)
+
+// Probe implements lock.Backend. It never creates the file, and tries an
+// exclusive non-blocking lock (a shared try would succeed beside shared
+// holders), releasing it at once if it gets it.
+func (b *Backend) Probe(ctx context.Context, domain string) (bool, *lock.Holder, error) {
+	return probe(b.Path(domain))
+}
+
+func probe(path string) (bool, *lock.Holder, error) {
+	fd, err := openLock(path, false)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return false, nil, nil
+		}
+		return false, nil, err
+	}
+	defer unix.Close(fd)
+	var h *lock.Holder
+	if rec, err := readRecord(fd); err == nil {
+		h = &rec
+	}
+	switch err := flockRetry(fd, unix.LOCK_EX|unix.LOCK_NB); err {
+	case nil:
+		flockRetry(fd, unix.LOCK_UN)
+		return false, h, nil
+	case unix.EWOULDBLOCK:
+		return true, h, nil
+	default:
+		return false, nil, &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+}
+
+// Status implements lock.Backend: every cc-ci-app-*.lock in the lock dir,
+// by domain. A missing lock dir has no locks.
+func (b *Backend) Status(ctx context.Context) ([]lock.Entry, error) {
+	des, err := os.ReadDir(b.dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var es []lock.Entry
+	for _, de := range des {
+		d, ok := domainOf(de.Name())
+		if !ok {
+			continue
+		}
+		held, h, err := probe(b.Path(d))
+		if err != nil {
+			return es, err
+		}
+		es = append(es, lock.Entry{Domain: d, Held: held, Holder: h})
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].Domain < es[j].Domain })
+	return es, nil
+}
