@@ -1,0 +1,188 @@
+package lifetime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitArg, as argv[1], makes ccci the init of a run: busybox.go hands the
+// rest of argv to InitMain before anything else.
+const InitArg = "__ccci_init"
+
+// raceFD is the read end of the pipe whose write end Run holds.
+const raceFD = 3
+
+// InitMain is the init of a run, re-executed by Run; args are
+// PROG MODE GRACE COMMAND [ARG...]. It forks the command into its own
+// process group, forwards TERM/INT/HUP, reaps every orphan, and when the
+// command exits ends whatever it left (SIGTERM, GRACE, SIGKILL), then exits
+// with the command's status. It is never the command itself: a PID 1
+// without a handler would ignore SIGTERM.
+func InitMain(args []string) int {
+	if len(args) < 4 {
+		fmt.Fprintf(os.Stderr, "ccci: %s is for ccci's own use\n", InitArg)
+		return 2
+	}
+	prog, pg, argv := args[0], args[1] == "pg", args[3:]
+	grace, err := time.ParseDuration(args[2])
+	if err != nil {
+		grace = DefaultGrace
+	}
+	// The command's Pdeathsig (fallback mode) fires when this thread exits.
+	runtime.LockOSThread()
+	if parentGone() {
+		return statusSignal + int(syscall.SIGKILL) // nothing was started
+	}
+	syscall.Close(raceFD)
+	if pg {
+		// Orphans come back to us, so the sweep can find and end them.
+		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	}
+	sigc := make(chan os.Signal, 8)
+	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+
+	path, err := exec.LookPath(argv[0])
+	if errors.Is(err, exec.ErrDot) {
+		err = nil
+	}
+	if err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			err = ee.Err
+		}
+		fmt.Fprintf(os.Stderr, "%s: exec %s: %v\n", prog, argv[0], err)
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return 127
+		}
+		return StatusCannotRun
+	}
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if pg {
+		sys.Pdeathsig = syscall.SIGKILL
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Env: os.Environ(), Files: []uintptr{0, 1, 2}, Sys: sys,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: exec %s: %v\n", prog, strings.Join(argv, " "), err)
+		if errors.Is(err, syscall.ENOENT) {
+			return 127
+		}
+		return StatusCannotRun
+	}
+	t := &tree{pg: pg, cmd: pid, grace: grace}
+	return t.run(sigc)
+}
+
+// parentGone reports whether Run's process died before our Pdeathsig was
+// armed: it held the race pipe's only write end. (Go's own check compares
+// getppid(), which is 0 in a new PID namespace.)
+func parentGone() bool {
+	fds := []unix.PollFd{{Fd: raceFD}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0
+}
+
+// tree is the command and everything it started.
+type tree struct {
+	pg    bool // fallback: no namespace, sweep our descendants instead
+	cmd   int
+	grace time.Duration
+}
+
+type reaped struct {
+	pid int
+	ws  syscall.WaitStatus
+}
+
+// reap waits for every child, ours or orphaned to us, and closes out when
+// none is left.
+func reap(out chan<- reaped) {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			close(out)
+			return
+		}
+		out <- reaped{pid, ws}
+	}
+}
+
+func (t *tree) run(sigc <-chan os.Signal) int {
+	reapc := make(chan reaped, 16)
+	go reap(reapc)
+	status := -1
+	var killAt <-chan time.Time
+	killed := false
+	for {
+		select {
+		case s := <-sigc:
+			if s != syscall.SIGTERM {
+				syscall.Kill(-t.cmd, s.(syscall.Signal))
+			} else if killAt == nil && !killed {
+				t.signalAll(syscall.SIGTERM)
+				killAt = time.After(t.grace)
+			}
+		case <-killAt:
+			killAt, killed = nil, true
+			t.signalAll(syscall.SIGKILL)
+		case r, ok := <-reapc:
+			if !ok {
+				if status < 0 { // cannot happen: the command is our child
+					status = StatusCannotRun
+				}
+				return status
+			}
+			if r.pid == t.cmd {
+				status = waitStatus(r.ws)
+				// End what the command left running, as systemd
+				// does with a unit's cgroup.
+				if killAt == nil && !killed {
+					t.signalAll(syscall.SIGTERM)
+					killAt = time.After(t.grace)
+				}
+			} else if killed {
+				t.signalAll(syscall.SIGKILL) // orphans of the killed
+			}
+		}
+	}
+}
+
+// signalAll sends sig to every process of the run but us; SIGTERM is
+// followed by SIGCONT so that a stopped process can act on it.
+func (t *tree) signalAll(sig syscall.Signal) {
+	send := func(pid int) {
+		syscall.Kill(pid, sig)
+		if sig == syscall.SIGTERM {
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}
+	if !t.pg {
+		send(-1) // as PID 1: everyone in the namespace but us
+		return
+	}
+	for _, pid := range descendants(os.Getpid()) {
+		send(pid)
+	}
+}
+
+func waitStatus(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return statusSignal + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

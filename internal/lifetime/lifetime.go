@@ -1,0 +1,216 @@
+package lifetime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// startPPID is the parent's pid read as early as a Go package can (at
+// package initialisation), so Begin can tell whether the parent died before
+// PR_SET_PDEATHSIG was armed: then no signal would ever come.
+var startPPID = os.Getppid()
+
+// Defaults for the zero values of Options.Deadline and Options.Grace.
+const (
+	DefaultDeadline = time.Hour
+	DefaultGrace    = 10 * time.Second
+)
+
+// Exit statuses the funnel sets (the contract's "Exit codes").
+const (
+	StatusDeadline = 124 // the deadline expired, as timeout(1)
+	statusSignal   = 128 // plus the signal number
+)
+
+// Options configure a Lifetime.
+type Options struct {
+	// Prog names the applet in messages: "lock" (or "ccci-lock") prints
+	// "ccci-lock: ...".
+	Prog string
+	// Stderr receives the funnel's messages; nil discards them.
+	Stderr io.Writer
+	// Deadline ends the run with status 124; zero means DefaultDeadline.
+	Deadline time.Duration
+	// Grace is how long the tree has between SIGTERM and SIGKILL; zero
+	// means DefaultGrace.
+	Grace time.Duration
+	// NoPIDNS forces the process-group fallback, as CCCI_NO_PIDNS=1 in
+	// the command's environment does.
+	NoPIDNS bool
+}
+
+// Ended is the cause of a Lifetime's Context once the funnel is entered
+// (context.Cause). A Lifetime begun under another's Context inherits its
+// status.
+type Ended struct {
+	Status int
+	Reason string // "SIGTERM", "deadline 1h0m0s expired", ...
+}
+
+func (e *Ended) Error() string { return "run ended: " + e.Reason }
+
+// Lifetime is one run's lifetime: signal handling, deadline and the funnel.
+type Lifetime struct {
+	o      Options
+	prog   string
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu     sync.Mutex
+	status int // 0 until the funnel is entered
+
+	sigs  chan os.Signal // TERM, INT, HUP
+	pipe  chan os.Signal // SIGPIPE, so a vanished log reader cannot kill a teardown
+	timer *time.Timer
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+// Begin arms the run's lifetime: PR_SET_PDEATHSIG(SIGTERM) on this process
+// with the ppid race check, SIGTERM/SIGINT/SIGHUP, the deadline, and the
+// cancellation of ctx. Call End once teardown is complete.
+func Begin(ctx context.Context, o Options) *Lifetime {
+	if o.Deadline <= 0 {
+		o.Deadline = DefaultDeadline
+	}
+	if o.Grace <= 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	l := &Lifetime{
+		o:    o,
+		prog: progName(o.Prog),
+		sigs: make(chan os.Signal, 4),
+		pipe: make(chan os.Signal, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	// Values pass through; cancellation only through the funnel, so that
+	// Status is set whenever Context is done.
+	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	signal.Notify(l.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(l.pipe, syscall.SIGPIPE)
+	// Our parent's death arrives as SIGTERM on l.sigs. The check after
+	// the prctl closes the race where it died before the prctl.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0); err != nil {
+		l.logf("prctl PR_SET_PDEATHSIG: %v (the death of the parent will not end the run)", err)
+	}
+	if os.Getppid() != startPPID {
+		l.enter(statusSignal+int(syscall.SIGTERM), "parent process died", nil)
+	}
+	l.timer = time.AfterFunc(o.Deadline, func() {
+		l.enter(StatusDeadline, fmt.Sprintf("deadline %v expired", o.Deadline), nil)
+	})
+	go l.watch(ctx)
+	return l
+}
+
+// watch feeds signals and the parent context's cancellation into the funnel.
+func (l *Lifetime) watch(parent context.Context) {
+	defer close(l.done)
+	pdone := parent.Done()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case s := <-l.sigs:
+			sig := s.(syscall.Signal)
+			reason := sigName(sig)
+			if sig == syscall.SIGTERM && os.Getppid() != startPPID {
+				reason = "parent process died (SIGTERM)"
+			}
+			l.enter(statusSignal+int(sig), reason, &sig)
+		case <-l.pipe:
+			// Ignored: a write to a closed pipe fails with EPIPE instead.
+		case <-pdone:
+			pdone = nil
+			st, reason := statusSignal+int(syscall.SIGTERM), "cancelled"
+			if e, ok := context.Cause(parent).(*Ended); ok {
+				st, reason = e.Status, e.Reason
+			}
+			l.enter(st, reason, nil)
+		}
+	}
+}
+
+// enter is the funnel: the first caller sets the status and cancels the
+// Context; a signal arriving afterwards is logged and ignored.
+func (l *Lifetime) enter(status int, reason string, sig *syscall.Signal) {
+	l.mu.Lock()
+	first := l.status == 0
+	if first {
+		l.status = status
+	}
+	l.mu.Unlock()
+	if !first {
+		if sig != nil {
+			l.logf("got %s again during teardown; ignoring", sigName(*sig))
+		}
+		return
+	}
+	l.logf("%s: ending the run (grace %v)", reason, l.o.Grace)
+	l.cancel(&Ended{Status: status, Reason: reason})
+}
+
+// Context is cancelled when the teardown funnel is entered (and by End).
+func (l *Lifetime) Context() context.Context { return l.ctx }
+
+// Status is 0 until the funnel is entered; then 128+N for signal N, or 124
+// for the deadline.
+func (l *Lifetime) Status() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.status
+}
+
+// End stops signal handling and the deadline. Call it after teardown is
+// complete: from then on a SIGTERM is no longer turned into a teardown.
+func (l *Lifetime) End() {
+	l.once.Do(func() {
+		signal.Stop(l.sigs)
+		signal.Stop(l.pipe)
+		l.timer.Stop()
+		close(l.stop)
+		<-l.done
+		l.cancel(context.Canceled)
+	})
+}
+
+func (l *Lifetime) logf(format string, args ...any) {
+	fmt.Fprintf(l.o.Stderr, "%s: %s\n", l.prog, fmt.Sprintf(format, args...))
+}
+
+// progName turns "lock" into "ccci-lock"; "" is "ccci".
+func progName(p string) string {
+	switch {
+	case p == "":
+		return "ccci"
+	case strings.HasPrefix(p, "ccci"):
+		return p
+	}
+	return "ccci-" + p
+}
+
+var sigNames = map[syscall.Signal]string{
+	syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT", syscall.SIGHUP: "SIGHUP",
+	syscall.SIGKILL: "SIGKILL", syscall.SIGPIPE: "SIGPIPE",
+}
+
+func sigName(s syscall.Signal) string {
+	if n, ok := sigNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("signal %d", int(s))
+}

@@ -1,0 +1,214 @@
+package lifetime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Cmd is a command for Run. Nil streams are /dev/null; *os.File streams are
+// handed to the command as they are (no copying goroutines).
+type Cmd struct {
+	Argv, Env []string // Env nil: this process's environment
+	Dir       string
+	Stdin     io.Reader
+	Stdout    io.Writer
+	Stderr    io.Writer
+}
+
+// StatusCannotRun is Run's status when the command could not be started,
+// as a shell's 126.
+const StatusCannotRun = 126
+
+// How the command's tree is contained.
+type mode int
+
+const (
+	modePIDNS     mode = iota + 1 // a new PID namespace
+	modeUserPIDNS                 // a new user and PID namespace (unprivileged)
+	modePgroup                    // fallback: process group under a subreaper init
+)
+
+// pgroupMargin is how long past Grace Run waits for a fallback init to end
+// the tree itself before SIGKILLing it: killing it first would orphan the
+// tree it is sweeping.
+const pgroupMargin = 2 * time.Second
+
+var (
+	modeMu     sync.Mutex
+	knownMode  mode // the mode the kernel accepted last; 0 until known
+	fallbackMu sync.Once
+)
+
+// Run runs c to completion or until the funnel is entered, and returns the
+// command's status (128+N when killed by signal N), or Status() after the
+// funnel: SIGTERM to the tree, Grace, SIGKILL, and Run returns only once the
+// init is reaped. The caller may release its lock when Run returns. err is
+// non-nil only when the command could not be started.
+func (l *Lifetime) Run(c Cmd) (status int, err error) {
+	if len(c.Argv) == 0 {
+		return StatusCannotRun, errors.New("run: no command")
+	}
+	if st := l.Status(); st != 0 {
+		return st, nil // already tearing down: start nothing
+	}
+	streams, err := newStdio(c)
+	if err != nil {
+		return StatusCannotRun, err
+	}
+	defer streams.close()
+	// The init's Pdeathsig fires when the thread that forked it exits: keep
+	// this goroutine on it until the init is reaped.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	p, m, hold, err := l.start(c, streams.files)
+	streams.started()
+	if err != nil {
+		return StatusCannotRun, err
+	}
+	defer hold.Close()
+
+	waited := make(chan *os.ProcessState, 1)
+	go func() {
+		ps, _ := p.Wait()
+		waited <- ps
+	}()
+	var ps *os.ProcessState
+	select {
+	case ps = <-waited:
+		streams.wait(l.o.Grace)
+		return exitStatus(ps), nil
+	case <-l.ctx.Done():
+	}
+	// The funnel: the init forwards SIGTERM to the whole tree, and SIGKILL
+	// of the init ends its namespace.
+	p.Signal(syscall.SIGTERM)
+	grace := l.o.Grace
+	if m == modePgroup {
+		grace += pgroupMargin
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case ps = <-waited:
+	case <-t.C:
+		p.Signal(syscall.SIGKILL)
+		ps = <-waited
+	}
+	streams.wait(l.o.Grace)
+	return l.Status(), nil
+}
+
+// start re-executes this binary as the init of c, in the first containment
+// mode the kernel accepts. hold is the write end of the race pipe: the init
+// checks, after arming its Pdeathsig, that we still hold it.
+func (l *Lifetime) start(c Cmd, stdio [3]*os.File) (p *os.Process, m mode, hold *os.File, err error) {
+	modes := []mode{modePIDNS, modeUserPIDNS, modePgroup}
+	reason := ""
+	if l.o.NoPIDNS || forcedNoPIDNS(c.Env) {
+		modes, reason = []mode{modePgroup}, "CCCI_NO_PIDNS set"
+	} else {
+		modeMu.Lock()
+		if knownMode != 0 {
+			modes = modes[knownMode-1:]
+		}
+		modeMu.Unlock()
+	}
+	for _, m = range modes {
+		if m == modePgroup {
+			if reason == "" {
+				reason = "the kernel refused one"
+			}
+			fallbackMu.Do(func() {
+				l.logf("no PID namespace (%s): process group and subreaper only; a process that leaves the process group can outlive a SIGKILLed %s", reason, l.prog)
+			})
+		}
+		p, hold, err = l.startMode(c, stdio, m)
+		if err == nil {
+			modeMu.Lock()
+			knownMode = m
+			modeMu.Unlock()
+			return p, m, hold, nil
+		}
+		if m == modePgroup || !refused(err) {
+			break
+		}
+		reason = err.Error()
+	}
+	return nil, 0, nil, fmt.Errorf("start %s: %w", c.Argv[0], err)
+}
+
+func (l *Lifetime) startMode(c Cmd, stdio [3]*os.File, m mode) (*os.Process, *os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	sys := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	switch m {
+	case modePIDNS:
+		sys.Cloneflags = syscall.CLONE_NEWPID
+	case modeUserPIDNS:
+		sys.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}}
+	case modePgroup:
+		// SIGTERM, not SIGKILL: the init then ends the tree itself
+		// (no namespace would do it for us).
+		sys.Pdeathsig = syscall.SIGTERM
+	}
+	argv := append([]string{"ccci", InitArg, l.prog, m.arg(), l.o.Grace.String()}, c.Argv...)
+	p, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{
+		Dir:   c.Dir,
+		Env:   c.Env,
+		Files: []*os.File{stdio[0], stdio[1], stdio[2], r},
+		Sys:   sys,
+	})
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	return p, w, nil
+}
+
+// refused reports whether err is the kernel declining a namespace, as
+// opposed to a failure that any mode would hit.
+func refused(err error) bool {
+	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) ||
+		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EUSERS) ||
+		errors.Is(err, syscall.EACCES)
+}
+
+func forcedNoPIDNS(env []string) bool {
+	if env == nil {
+		env = os.Environ()
+	}
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == "CCCI_NO_PIDNS" {
+			v = val
+		}
+	}
+	return v != "" && v != "0"
+}
+
+func (m mode) arg() string {
+	return map[mode]string{modePIDNS: "ns", modeUserPIDNS: "ns", modePgroup: "pg"}[m]
+}
+
+// exitStatus is a shell's $? for ps: the exit code, or 128+N.
+func exitStatus(ps *os.ProcessState) int {
+	if ps == nil {
+		return StatusCannotRun
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return statusSignal + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
