@@ -1,26 +1,149 @@
 // Package lock is the ccci-lock applet: it holds a domain's app lock while a
-// command runs.
+// command runs, as flock(1) does, inside a run lifetime that ends the whole
+// command tree before the lock is released.
+//
+// Synopsis:
+//
+//	ccci-lock [options] DOMAIN [--] COMMAND [ARG...]
+//	ccci-lock [options] DOMAIN -c 'SHELL COMMAND'
+//	ccci-lock --probe DOMAIN
+//	ccci-lock --status [--json]
 package lock
 
 import (
 	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	_ "git.coopcloud.tech/toolshed/ccci/internal/flock" // the "file" backend
+	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
+	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
 )
 
 // Usage is printed for -h.
 const Usage = `Usage: ccci-lock [options] DOMAIN [--] COMMAND [ARG...]
        ccci-lock [options] DOMAIN -c 'SHELL COMMAND'
-       ccci-lock --probe DOMAIN | --status [--json]
+       ccci-lock --probe DOMAIN
+       ccci-lock --status [--json]
 
-Holds DOMAIN's app lock ($CCCI_LOCK_DIR/cc-ci-app-DOMAIN.lock) while COMMAND runs.
+Holds DOMAIN's app lock ($CCCI_LOCK_DIR/cc-ci-app-DOMAIN.lock, a kernel
+flock) while COMMAND runs in its own PID namespace; the lock is released
+only once every process of the run is gone. COMMAND sees CCCI_LOCK_DOMAIN
+and CCCI_LOCK_TOKEN (a fencing token that grows with every acquisition).
+While it waits, ccci-lock prints who holds the lock.
+
+Options (also accepted after DOMAIN, up to --):
+  -n, --nonblock             fail at once if the lock is held
+  -w, --wait SECS            give up after waiting this long (90s, 2m, 0.5)
+  -E, --conflict-exit-code N exit status for -n and -w failures (default 1)
+  -s, --shared               take a shared lock
+  -c, --command CMD          run CMD with /bin/sh -c
+      --deadline DUR         end the run after DUR, exit 124 (default 1h)
+      --grace DUR            SIGTERM to SIGKILL grace at teardown (default 10s)
+      --probe                exit 0 if DOMAIN's lock is free, 1 if held (printing
+                             the holder); runs nothing, creates nothing
+      --status               list every lockfile: free/held and its holder
+      --json                 --status as JSON
+
+Exit status: the command's; 1 (or -E) on conflict or -w timeout; 2 on usage
+or invalid input; 124 when the deadline expired; 128+N after signal N.
+
+Environment: CCCI_LOCK_DIR (default /run/lock), CCCI_LOCK_BACKEND (file,
+etcd), CCCI_RUN_ID (else DRONE_BUILD_NUMBER) recorded as the holder's run.
 
 Examples:
   ccci-lock example.org -- abra app deploy example.org
   ccci-lock -n example.org -- true || echo "a run is in flight"
+  ccci-lock -w 10m -c 'make deploy' example.org
+  ccci-lock --status --json
 `
+
+const prog = "lock"
 
 // Main runs ccci-lock.
 func Main(ctx context.Context, env *applet.Env, args []string) int {
-	return applet.NotBuilt(env, "lock", Usage, args)
+	o, err := parse(args)
+	if err != nil {
+		return env.Usage(prog, Usage, err)
+	}
+	if o.status {
+		return status(ctx, env, o.json)
+	}
+	domain, err := names.Domain(o.domain)
+	if err != nil {
+		env.Errorf(prog, "%v", err)
+		return applet.ExitUsage
+	}
+	b, err := lock.Open(env)
+	if err != nil {
+		env.Errorf(prog, "%v", err)
+		return applet.ExitUsage
+	}
+	defer b.Close()
+	if o.probe {
+		return probe(ctx, env, b, domain)
+	}
+	return hold(ctx, env, b, domain, o)
+}
+
+// hold runs the command under the lock, inside one lifetime: a signal or
+// the deadline while waiting ends the wait; while running, ends the tree.
+func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o *options) int {
+	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace})
+	defer lt.End()
+	l, err := b.Acquire(lt.Context(), lock.Request{
+		Domain:   domain,
+		Shared:   o.shared,
+		NonBlock: o.nonblock,
+		Wait:     o.wait,
+		Holder:   holder(env, o.argv),
+		Notify:   lock.Progress(env.Stderr, lock.ColourOn(env)),
+	})
+	if err != nil {
+		if st := lt.Status(); st != 0 {
+			return st
+		}
+		env.Errorf(prog, "%v", err)
+		if errors.Is(err, lock.ErrWouldBlock) || errors.Is(err, lock.ErrTimeout) {
+			return o.conflict
+		}
+		return applet.ExitUsage
+	}
+	// Released only after Run returned: every process of the run is gone.
+	defer func() {
+		if err := l.Release(); err != nil {
+			env.Errorf(prog, "%v", err)
+		}
+	}()
+	st, err := lt.Run(lifetime.Cmd{
+		Argv:   o.argv,
+		Env:    env.With("CCCI_LOCK_DOMAIN="+domain, "CCCI_LOCK_TOKEN="+strconv.FormatUint(l.Token(), 10)).Environ,
+		Dir:    env.Dir,
+		Stdin:  env.Stdin,
+		Stdout: env.Stdout,
+		Stderr: env.Stderr,
+	})
+	if err != nil {
+		env.Errorf(prog, "%v", err)
+	}
+	return st
+}
+
+// holder is the record this run stores in the lock for diagnostics.
+func holder(env *applet.Env, argv []string) lock.Holder {
+	run := env.Getenv("CCCI_RUN_ID")
+	if run == "" {
+		run = env.GetenvDefault("DRONE_BUILD_NUMBER", "-")
+	}
+	host, _ := os.Hostname()
+	cmd := strings.Join(argv, " ")
+	if len(cmd) > 200 {
+		cmd = cmd[:197] + "..."
+	}
+	return lock.Holder{Run: run, PID: os.Getpid(), Host: host, Since: time.Now(), Cmd: cmd}
 }
