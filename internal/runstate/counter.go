@@ -34,8 +34,17 @@ func (r *Run) Incr(name string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	tmp := filepath.Join(r.Dir, tmpName)
+	// Under the lock no other incr of name is writing, so any temp file of
+	// name is left by one killed between write and rename: drop it. '~' is
+	// not allowed in state names, so name~* matches no other name's temps.
+	if old, _ := filepath.Glob(filepath.Join(tmp, name+"~*")); len(old) > 0 {
+		for _, o := range old {
+			os.Remove(o)
+		}
+	}
 	n++
-	if err := writeAtomic(filepath.Join(r.Dir, tmpName), p, []byte(strconv.FormatInt(n, 10)+"\n")); err != nil {
+	if err := writeAtomic(tmp, p, []byte(strconv.FormatInt(n, 10)+"\n")); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -77,7 +86,7 @@ func readCounter(p string) (int64, error) {
 // system), fsync, rename, fsync of dst's directory. Why the fsync before the
 // rename: without it a crash can leave the new name on an empty file.
 func writeAtomic(tmpDir, dst string, data []byte) error {
-	f, err := os.CreateTemp(tmpDir, filepath.Base(dst)+".*")
+	f, err := os.CreateTemp(tmpDir, filepath.Base(dst)+"~*")
 	if err != nil {
 		return err
 	}
