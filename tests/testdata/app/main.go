@@ -13,6 +13,7 @@
 //	CRASH=1          exit 1 at start (a crash loop under restart_policy any)
 //	IGNORE_TERM=1    ignore SIGTERM, so a stop takes the whole stop-grace
 //	SLOW_START=5s    wait that long before listening (health: starting)
+//	EXIT_AFTER=3s    exit 0 after that long (a container briefly using a volume)
 //
 // -healthcheck does GET /health on localhost and exits 0 or 1: a scratch
 // image has no shell or curl for the compose healthcheck to call.
@@ -50,6 +51,9 @@ func main() {
 		time.Sleep(d)
 	}
 	hit(*data, "start")
+	if d, err := time.ParseDuration(os.Getenv("EXIT_AFTER")); err == nil {
+		time.AfterFunc(d, func() { os.Exit(0) })
+	}
 	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

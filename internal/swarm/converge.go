@@ -1,0 +1,154 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+)
+
+// MaxFailedTasks is how many failed or rejected tasks make a service a
+// crash loop: Converge gives up on it then rather than at the timeout.
+const MaxFailedTasks = 3
+
+// convergeTick is how often Converge looks; swarm's own state changes at
+// second granularity (task restarts, health intervals).
+const convergeTick = 250 * time.Millisecond
+
+// Converge waits until every service of app has its replicas running and,
+// where the container has a healthcheck, healthy. progress is told each
+// change as `app: 0/1 → 1/1`. A service with MaxFailedTasks failed tasks,
+// or whose tasks all ended with none left to run, fails at once with the
+// service and the task error (TestSwarmCrashLoop); otherwise ctx bounds it.
+func (c *Client) Converge(ctx context.Context, app *App, progress func(string)) error {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	last := map[string]int{}
+	tick := time.NewTicker(convergeTick)
+	defer tick.Stop()
+	for {
+		done := true
+		var waiting []string
+		for _, name := range app.Project.ServiceNames() {
+			st, err := c.serviceState(ctx, app.scoped(name))
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				return fmt.Errorf("converge: %s: %v", name, err)
+			}
+			if st.fatal != "" {
+				return fmt.Errorf("converge: service %s is not starting: %s", name, st.fatal)
+			}
+			prev, seen := last[name]
+			switch {
+			case !seen:
+				progress(fmt.Sprintf("%s: %d/%d", name, st.ready, st.want))
+			case prev != st.ready:
+				progress(fmt.Sprintf("%s: %d/%d → %d/%d", name, prev, st.want, st.ready, st.want))
+			}
+			last[name] = st.ready
+			if st.want == 0 || st.ready < st.want {
+				done = false
+				waiting = append(waiting, fmt.Sprintf("%s %d/%d%s", name, st.ready, st.want, st.detail))
+			}
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("converge: %v waiting for %s", ctx.Err(), strings.Join(waiting, ", "))
+		case <-tick.C:
+		}
+	}
+}
+
+type serviceState struct {
+	want, ready int
+	detail      string // the latest not-ready task's state, for a timeout
+	fatal       string // set when the service cannot converge
+}
+
+func (c *Client) serviceState(ctx context.Context, service string) (serviceState, error) {
+	var st serviceState
+	svc, err := c.api.ServiceInspect(ctx, service, client.ServiceInspectOptions{})
+	if err != nil {
+		return st, err
+	}
+	tasks, err := c.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.Service.ID)})
+	if err != nil {
+		return st, err
+	}
+	var failed, live int
+	var lastErr *swarm.Task
+	for i := range tasks.Items {
+		t := &tasks.Items[i]
+		switch t.Status.State {
+		case swarm.TaskStateFailed, swarm.TaskStateRejected:
+			failed++
+			if lastErr == nil || t.Status.Timestamp.After(lastErr.Status.Timestamp) {
+				lastErr = t
+			}
+		}
+		if t.DesiredState != swarm.TaskStateRunning {
+			continue
+		}
+		live++
+		ok, detail := c.taskReady(ctx, t)
+		if ok {
+			st.ready++
+		} else {
+			st.detail = detail
+		}
+	}
+	if m := svc.Service.Spec.Mode; m.Replicated != nil && m.Replicated.Replicas != nil {
+		st.want = int(*m.Replicated.Replicas)
+	} else {
+		st.want = live
+	}
+	switch {
+	case failed >= MaxFailedTasks:
+		st.fatal = fmt.Sprintf("%d tasks failed, last: %s", failed, taskErr(lastErr))
+	case failed > 0 && live == 0 && st.want > 0 && len(tasks.Items) == failed:
+		st.fatal = fmt.Sprintf("its task failed and none is left to run: %s", taskErr(lastErr))
+	}
+	return st, nil
+}
+
+// taskReady: running, and healthy when the container has a healthcheck.
+func (c *Client) taskReady(ctx context.Context, t *swarm.Task) (bool, string) {
+	if t.Status.State != swarm.TaskStateRunning {
+		return false, fmt.Sprintf(" (task %s)", t.Status.State)
+	}
+	cs := t.Status.ContainerStatus
+	if cs == nil || cs.ContainerID == "" {
+		return false, " (no container yet)"
+	}
+	ins, err := c.api.ContainerInspect(ctx, cs.ContainerID, client.ContainerInspectOptions{})
+	if err != nil {
+		return false, fmt.Sprintf(" (inspect: %v)", err)
+	}
+	if s := ins.Container.State; s != nil && s.Health != nil && s.Health.Status != container.Healthy {
+		return false, fmt.Sprintf(" (health %s)", s.Health.Status)
+	}
+	return true, ""
+}
+
+func taskErr(t *swarm.Task) string {
+	if t == nil {
+		return "unknown"
+	}
+	s := string(t.Status.State)
+	if t.Status.Err != "" {
+		s += ": " + t.Status.Err
+	} else if t.Status.Message != "" {
+		s += ": " + t.Status.Message
+	}
+	return s
+}
