@@ -24,8 +24,8 @@ type Stack struct {
 	Name string
 	// Runs are the ccci.run labels seen on the stack's objects; none means
 	// no object proves the stack is a ccci run's.
-	Runs                                                       []string
-	Domain                                                     string // ccci.domain, when labelled
+	Runs                                                      []string
+	Domain                                                    string // ccci.domain, when labelled
 	Services, Containers, Networks, Volumes, Secrets, Configs []Resource
 }
 
