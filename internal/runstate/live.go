@@ -41,6 +41,8 @@ func flock(f *os.File, how int) error {
 // default) and O_NOFOLLOW, so no child inherits it. It creates the run
 // directory if missing. The lock file's mtime is touched on acquire and on
 // release: that is the run's last activity, from which Live measures age.
+// If a remover held the lock meanwhile and deleted the run, it fails with
+// ErrRemoved (TestHoldLiveAfterRemove).
 func (r *Run) HoldLive() (release func(), err error) {
 	if err := r.ensure(); err != nil {
 		return nil, err
