@@ -1,0 +1,205 @@
+package etcdlock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+)
+
+// Acquire takes domain's lock: one request when it is free; otherwise it
+// reports the holder, queues behind it and watches the key ahead of it go.
+func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error) {
+	if r.Shared {
+		return nil, errors.New("etcd lock backend: shared locks (-s) are not supported; use the file backend")
+	}
+	pfx, err := b.pfx(r.Domain)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	s, cancelSession, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	held := false
+	defer func() {
+		if !held {
+			b.endSession(s, cancelSession)
+		}
+	}()
+	m := concurrency.NewMutex(s, pfx)
+	err = b.retryNoLeader(ctx, func(ctx context.Context) error { return m.TryLock(ctx) })
+	switch {
+	case err == nil:
+	case errors.Is(err, concurrency.ErrLocked):
+		if r.NonBlock {
+			return nil, lock.ErrWouldBlock
+		}
+		if err := b.wait(ctx, s, m, pfx, r, start); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, b.wrap("lock", pfx, err)
+	}
+	l, err := b.hold(ctx, s, cancelSession, m, pfx, r.Holder)
+	if err != nil {
+		return nil, err
+	}
+	held = true
+	if r.Notify != nil {
+		r.Notify(lock.Event{Kind: lock.Acquired, Domain: r.Domain, Holder: l.rec, Waited: time.Since(start)})
+	}
+	return l, nil
+}
+
+// session grants this holder's own lease and keeps it alive. Its context is
+// not ctx: the lease must outlive Acquire, and ends with Release.
+func (b *Backend) session(ctx context.Context) (*concurrency.Session, context.CancelFunc, error) {
+	var id clientv3.LeaseID
+	err := b.retryNoLeader(ctx, func(ctx context.Context) error {
+		resp, err := b.cli.Grant(ctx, int64(b.cfg.ttlSeconds()))
+		if err == nil {
+			id = resp.ID
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, b.wrap("grant lease", fmt.Sprintf("(ttl %ds)", b.cfg.ttlSeconds()), err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s, err := concurrency.NewSession(b.cli, concurrency.WithLease(id),
+		concurrency.WithTTL(b.cfg.ttlSeconds()), concurrency.WithContext(sctx))
+	if err != nil {
+		cancel()
+		return nil, nil, b.wrap("keep lease alive", fmt.Sprintf("%x", id), err)
+	}
+	return s, cancel, nil
+}
+
+// endSession stops renewing the lease and revokes it, which deletes every
+// key of this holder (its lock or its place in the queue) at once.
+func (b *Backend) endSession(s *concurrency.Session, cancel context.CancelFunc) error {
+	s.Orphan()
+	cancel()
+	rctx, c := b.reqCtx(context.Background())
+	defer c()
+	_, err := b.cli.Revoke(rctx, s.Lease())
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		err = nil // expired already: its keys are gone
+	}
+	if err != nil {
+		return b.wrap("revoke lease", fmt.Sprintf("%x", s.Lease()), err)
+	}
+	return nil
+}
+
+// retryNoLeader runs op, again while the cluster is between leaders, until
+// CCCI_ETCD_TIMEOUT: an election (a member died) takes a second or two and
+// must not fail a run; a lost quorum must. Each attempt gets a third of the
+// timeout, since a request sent to a member that still follows a dead leader
+// is never answered. Every op given here is idempotent for its session (the
+// mutex key is the lease's own; a lease granted twice expires unused).
+func (b *Backend) retryNoLeader(ctx context.Context, op func(context.Context) error) error {
+	end, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	for {
+		actx, c := context.WithTimeout(end, b.cfg.Timeout/3)
+		err := op(clientv3.WithRequireLeader(actx))
+		attemptTimedOut := actx.Err() != nil
+		c()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case end.Err() != nil:
+			if errors.Is(err, rpctypes.ErrNoLeader) {
+				return fmt.Errorf("%w for %v (the cluster has lost its quorum?)", err, b.cfg.Timeout)
+			}
+			return context.DeadlineExceeded
+		case !attemptTimedOut && !retryable(err):
+			return err
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-end.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// retryable errors say the cluster is electing a leader.
+func retryable(err error) bool {
+	for _, e := range []error{rpctypes.ErrNoLeader, rpctypes.ErrLeaderChanged, rpctypes.ErrTimeout,
+		rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrTimeoutDueToConnectionLost} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// wait queues behind the holder and blocks until the lock is ours, r.Wait
+// passes, ctx ends, or our lease dies (partitioned while waiting).
+func (b *Backend) wait(ctx context.Context, s *concurrency.Session, m *concurrency.Mutex, pfx string, r lock.Request, start time.Time) error {
+	notify := func(kind lock.EventKind) {
+		if r.Notify == nil {
+			return
+		}
+		ev := lock.Event{Kind: kind, Domain: r.Domain, Waited: time.Since(start)}
+		if h, err := b.holder(ctx, pfx); err == nil && h != nil {
+			ev.Holder = *h
+		}
+		r.Notify(ev)
+	}
+	notify(lock.Waiting)
+
+	wctx, cancel := context.WithCancel(ctx)
+	if r.Wait > 0 {
+		wctx, cancel = context.WithTimeout(ctx, r.Wait)
+	}
+	defer cancel()
+	done := make(chan error, 1)
+	// The watch requires a leader: without quorum for a few election
+	// timeouts the server ends it, so a waiter errs rather than hangs.
+	go func() { done <- m.Lock(clientv3.WithRequireLeader(wctx)) }()
+	still := time.NewTicker(lock.StillEvery)
+	defer still.Stop()
+	for {
+		select {
+		case err := <-done:
+			switch {
+			case err == nil:
+				return nil
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case wctx.Err() == context.DeadlineExceeded:
+				return lock.ErrTimeout
+			case sessionDone(s):
+				return fmt.Errorf("etcd lock %s: lease %x expired while waiting (etcd unreachable?)", pfx, s.Lease())
+			}
+			return b.wrap("wait for lock", pfx, err)
+		case <-s.Done():
+			cancel() // Lock returns; the case above reports it
+		case <-still.C:
+			notify(lock.StillWaiting)
+		}
+	}
+}
+
+func sessionDone(s *concurrency.Session) bool {
+	select {
+	case <-s.Done():
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,51 @@
+package etcdlock
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+)
+
+func withPrefix() clientv3.OpOption { return clientv3.WithPrefix() }
+
+func TestConfigFromEnv(t *testing.T) {
+	ep := "CCCI_ETCD_ENDPOINTS=http://a:1, http://b:2,"
+	tests := []struct {
+		env     []string
+		want    Config
+		wantErr string
+	}{
+		{[]string{ep}, Config{[]string{"http://a:1", "http://b:2"}, DefaultPrefix, DefaultTTL, DefaultTimeout, DefaultKeepAlive}, ""},
+		{[]string{ep, "CCCI_ETCD_TTL=30", "CCCI_ETCD_TIMEOUT=1.5", "CCCI_ETCD_PREFIX=/x/"}, Config{[]string{"http://a:1", "http://b:2"}, "/x/", 30 * time.Second, 1500 * time.Millisecond, DefaultKeepAlive}, ""},
+		{nil, Config{}, "CCCI_ETCD_ENDPOINTS is not set"},
+		{[]string{ep, "CCCI_ETCD_TTL=1s"}, Config{}, "at least 2s"},
+		{[]string{ep, "CCCI_ETCD_TTL=ten"}, Config{}, `CCCI_ETCD_TTL: invalid duration "ten"`},
+		{[]string{ep, "CCCI_ETCD_TIMEOUT=0"}, Config{}, "want a positive duration"},
+		{[]string{ep, "CCCI_ETCD_PREFIX=x"}, Config{}, "want a key prefix"},
+	}
+	for _, tt := range tests {
+		got, err := ConfigFromEnv(&applet.Env{Environ: tt.env})
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v: error %v, want %q", tt.env, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%v: got %+v, %v; want %+v", tt.env, got, err, tt.want)
+		}
+	}
+}
+
+func TestTTLSeconds(t *testing.T) {
+	for in, want := range map[time.Duration]int{2 * time.Second: 2, 2500 * time.Millisecond: 3, 10 * time.Second: 10} {
+		if got := (Config{TTL: in}).ttlSeconds(); got != want {
+			t.Errorf("%v: %d, want %d", in, got, want)
+		}
+	}
+}

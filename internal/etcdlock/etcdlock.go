@@ -1,0 +1,40 @@
+// Package etcdlock is the app lock kept in etcd, for CI runners on several
+// hosts: lock.Backend "etcd", chosen with CCCI_LOCK_BACKEND=etcd and
+// CCCI_ETCD_ENDPOINTS.
+//
+// Guarantees:
+//   - one holder per domain cluster-wide: each acquisition is a
+//     concurrency.Mutex on its own session (one lease per holder; two mutexes
+//     on one session would both "succeed"), under PREFIX<domain>/;
+//     TestSerialized, TestTwoHostsSerialize (tests/testdata/etcd);
+//   - no polling: a waiter watches the deletion of the key ahead of it;
+//     TestHandoffWakesWaiter;
+//   - the fencing token is the lock key's create revision: it grows with
+//     every acquisition of a domain; TestTokenGrows;
+//   - a holder that dies, is partitioned or paused past the lease TTL loses
+//     the lock: Lost() closes on the client's own lease deadline, and every
+//     later write of the holder is guarded by the token, so a stale holder
+//     never deletes or overwrites a newer holder's key; TestLostLease;
+//   - every request outside the wait requires a leader and is bounded by
+//     CCCI_ETCD_TIMEOUT: a cluster without quorum is an error in about a
+//     second or two, never a hang, and never a lock; TestNoQuorum.
+//
+// The holder record (lock.Holder as JSON) is the value of the holder's key,
+// written under its lease once acquired; a waiter reads the oldest key under
+// the domain's prefix to say whom it waits for.
+package etcdlock
+
+import (
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+)
+
+// ExitLost is the exit status of ccci-lock when its lock was lost while the
+// command ran (the lease expired: holder partitioned or paused past the
+// TTL): the command was torn down, another run may hold the lock now.
+// 75 is EX_TEMPFAIL from sysexits.h: retrying the run is sound.
+const ExitLost = 75
+
+func init() {
+	lock.Register("etcd", func(env *applet.Env) (lock.Backend, error) { return Open(env) })
+}
