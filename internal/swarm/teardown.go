@@ -70,10 +70,10 @@ func (c *Client) Teardown(ctx context.Context, stack string, opts TeardownOption
 	if st == nil {
 		st = &Stack{Name: stack}
 	}
-	remove := func(rs []Resource, rm func(Resource) error) {
+	remove := func(rs []Resource) {
 		for _, r := range rs {
 			tries := 0
-			err := retry(ctx, opts.Bound, func() error { tries++; return rm(r) })
+			err := retry(ctx, opts.Bound, func() error { tries++; return c.remove(ctx, r) })
 			rep.Retries += tries - 1
 			if err != nil {
 				rep.Failed = append(rep.Failed, Failure{r, err})
@@ -83,41 +83,25 @@ func (c *Client) Teardown(ctx context.Context, stack string, opts TeardownOption
 		}
 	}
 	say("removing %d services", len(st.Services))
-	remove(st.Services, func(r Resource) error {
-		_, err := c.api.ServiceRemove(ctx, r.ID, client.ServiceRemoveOptions{})
-		return err
-	})
+	remove(st.Services)
 	say("removing task containers")
 	rep.Removed = append(rep.Removed, c.removeContainers(ctx, stack, opts)...)
 	say("removing %d networks, %d volumes, %d secrets, %d configs",
 		len(st.Networks), len(st.Volumes), len(st.Secrets), len(st.Configs))
-	remove(st.Networks, func(r Resource) error {
-		_, err := c.api.NetworkRemove(ctx, r.ID, client.NetworkRemoveOptions{})
-		return err
-	})
-	remove(st.Volumes, func(r Resource) error {
-		_, err := c.api.VolumeRemove(ctx, r.Name, client.VolumeRemoveOptions{})
-		return err
-	})
-	remove(st.Secrets, func(r Resource) error {
-		_, err := c.api.SecretRemove(ctx, r.ID, client.SecretRemoveOptions{})
-		return err
-	})
-	remove(st.Configs, func(r Resource) error {
-		_, err := c.api.ConfigRemove(ctx, r.ID, client.ConfigRemoveOptions{})
-		return err
-	})
-	// Whatever is still listed (a container that came back, a volume the
-	// first listing could not see yet) is a failure, never a silent leak.
-	after, err := c.Inventory(ctx, Filter{Stack: stack})
+	remove(st.Networks)
+	remove(st.Volumes)
+	remove(st.Secrets)
+	remove(st.Configs)
+	// Whatever is still listed is removed again until the bound: a removed
+	// overlay network stays listed on the node until its last attachment is
+	// released. What remains then is a failure, never a silent leak.
+	left, err := c.settle(ctx, stack, opts.Bound)
 	if err != nil {
 		return rep, fmt.Errorf("teardown %s: %v", stack, err)
 	}
-	if left := after[stack]; left != nil {
-		for _, r := range left.All() {
-			if !failed(rep.Failed, r) {
-				rep.Failed = append(rep.Failed, Failure{r, fmt.Errorf("still present after teardown")})
-			}
+	for _, r := range left {
+		if !failed(rep.Failed, r) {
+			rep.Failed = append(rep.Failed, Failure{r, fmt.Errorf("still present after teardown")})
 		}
 	}
 	rep.Took = time.Since(start)
@@ -165,6 +149,51 @@ func (c *Client) removeContainers(ctx context.Context, stack string, opts Teardo
 			return removed
 		case <-time.After(wait):
 		}
+	}
+}
+
+// remove removes one resource of any kind.
+func (c *Client) remove(ctx context.Context, r Resource) error {
+	var err error
+	switch r.Kind {
+	case "service":
+		_, err = c.api.ServiceRemove(ctx, r.ID, client.ServiceRemoveOptions{})
+	case "container":
+		_, err = c.api.ContainerRemove(ctx, r.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	case "network":
+		_, err = c.api.NetworkRemove(ctx, r.ID, client.NetworkRemoveOptions{})
+	case "volume":
+		_, err = c.api.VolumeRemove(ctx, r.Name, client.VolumeRemoveOptions{})
+	case "secret":
+		_, err = c.api.SecretRemove(ctx, r.ID, client.SecretRemoveOptions{})
+	case "config":
+		_, err = c.api.ConfigRemove(ctx, r.ID, client.ConfigRemoveOptions{})
+	default:
+		err = fmt.Errorf("unknown kind %q", r.Kind)
+	}
+	return err
+}
+
+// settle lists the stack until nothing is left or bound passes, removing
+// again whatever is listed; it returns what is left.
+func (c *Client) settle(ctx context.Context, stack string, bound time.Duration) ([]Resource, error) {
+	end := time.Now().Add(bound)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		inv, err := c.Inventory(ctx, Filter{Stack: stack})
+		if err != nil {
+			return nil, err
+		}
+		st := inv[stack]
+		if st == nil || len(st.All()) == 0 || time.Now().After(end) || ctx.Err() != nil {
+			if st == nil {
+				return nil, nil
+			}
+			return st.All(), nil
+		}
+		for _, r := range st.All() {
+			c.remove(ctx, r)
+		}
+		time.Sleep(wait)
 	}
 }
 
