@@ -17,6 +17,7 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/applets/runstate"
 	"git.coopcloud.tech/toolshed/ccci/applets/sh"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	_ "git.coopcloud.tech/toolshed/ccci/internal/etcdlock"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3";
