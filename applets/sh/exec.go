@@ -40,7 +40,7 @@ func (s *shell) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandlerFu
 			// Run the traps, then the command they preceded, re-quoted:
 			// eval runs it as the interpreter would have, builtins and
 			// functions included.
-			if _, err := s.runPending(ctx, hc); err != nil {
+			if _, err := s.runPending(ctx, hc, false); err != nil {
 				return err
 			}
 			return hc.Builtin(ctx, []string{"eval", quote(args[1:])})

@@ -252,7 +252,7 @@ func (s *shell) waitJob(ctx context.Context, hc interp.HandlerContext, j *job) (
 	main := !inSubshell(hc) && !s.inTrap.Load()
 	for {
 		if main && s.hasPending() {
-			sig, err := s.runPending(ctx, hc)
+			sig, err := s.runPending(ctx, hc, true)
 			if err != nil {
 				return 0, err
 			}

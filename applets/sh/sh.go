@@ -132,5 +132,5 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	rewrite(file)
 
 	s := newShell(env)
-	return s.run(ctx, file, stdin, append(opts, append([]string{"--"}, params...)...))
+	return s.run(ctx, file, name, stdin, append(opts, append([]string{"--"}, params...)...))
 }

@@ -51,8 +51,8 @@ func newShell(env *applet.Env) *shell {
 
 // run interprets file and returns the exit status, running the EXIT trap
 // exactly once on the way out, whatever the way is.
-func (s *shell) run(ctx context.Context, file *syntax.File, stdin io.Reader, params []string) int {
-	s.name = file.Name
+func (s *shell) run(ctx context.Context, file *syntax.File, name string, stdin io.Reader, params []string) int {
+	s.name = name
 	runCtx, cancel := context.WithCancel(ctx)
 	s.setCancel(cancel)
 	defer cancel()

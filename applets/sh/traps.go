@@ -82,7 +82,10 @@ func (s *shell) popPending() (syscall.Signal, string, bool) {
 // runner that called it. It returns the first signal handled, and a non-nil
 // error when an action ran exit (or return, break...): the caller must hand
 // that error back to the interpreter untouched and stop.
-func (s *shell) runPending(ctx context.Context, hc interp.HandlerContext) (syscall.Signal, error) {
+//
+// fromWait makes $? read 128+N in the action, as after bash's interrupted
+// wait; otherwise $? is the status of the command before, as in bash.
+func (s *shell) runPending(ctx context.Context, hc interp.HandlerContext, fromWait bool) (syscall.Signal, error) {
 	if !s.inTrap.CompareAndSwap(false, true) {
 		return 0, nil
 	}
@@ -98,8 +101,13 @@ func (s *shell) runPending(ctx context.Context, hc interp.HandlerContext) (sysca
 		}
 		// The marker runs only if the action did not leave the shell:
 		// the interpreter's exit status does not say so by itself.
+		src := action + "\n" + internal + "trapdone"
+		if fromWait {
+			// Part of an && list, a failure sets $? without errexit or ERR.
+			src = fmt.Sprintf("%sstatus %d && :\n%s", internal, 128+int(sig), src)
+		}
 		s.trapDone.Store(false)
-		err := hc.Builtin(ctx, []string{"eval", action + "\n" + internal + "trapdone"})
+		err := hc.Builtin(ctx, []string{"eval", src})
 		if !s.trapDone.Load() {
 			return first, err
 		}

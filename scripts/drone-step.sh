@@ -1,0 +1,66 @@
+#!/usr/bin/env ccci-sh
+# drone-step.sh CMD [ARG...] — the Drone step wrapper.
+#
+# Runs CMD in a session of its own (setsid), so that the whole tree it
+# starts is one process group; forwards TERM, INT and HUP to that group;
+# on every way out (EXIT) makes sure the group is gone (TERM, a grace of
+# DRONE_STEP_GRACE seconds, default 10, then KILL); exits with CMD's status,
+# 128+N after a forwarded signal N (143 for TERM).
+#
+# Runs under ccci-sh and under bash alike (tests/testdata/sh/drone_step_*).
+#
+# Example (.drone.yml):
+#   commands:
+#     - scripts/drone-step.sh ccci-deploy --recipe . "$DOMAIN" -- ./tests/run.sh
+set -u
+
+if [ "$#" -eq 0 ]; then
+	echo "usage: drone-step.sh CMD [ARG...]" >&2
+	exit 2
+fi
+
+child=
+interrupted=
+
+forward() {
+	interrupted=$1
+	[ -n "$child" ] && kill -s "$1" -- "-$child" 2>/dev/null
+	return 0
+}
+
+# reap ends whatever is left of the group, the leader's grandchildren too.
+reap() {
+	[ -n "$child" ] || return 0
+	kill -0 -- "-$child" 2>/dev/null || return 0
+	kill -s TERM -- "-$child" 2>/dev/null
+	tries=$(( ${DRONE_STEP_GRACE:-10} * 10 ))
+	while [ "$tries" -gt 0 ] && kill -0 -- "-$child" 2>/dev/null; do
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	kill -s KILL -- "-$child" 2>/dev/null
+	return 0
+}
+
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+trap 'forward HUP' HUP
+trap reap EXIT
+
+setsid "$@" &
+child=$!
+# A signal that came before $child was known is forwarded now.
+[ -z "$interrupted" ] || kill -s "$interrupted" -- "-$child" 2>/dev/null
+
+# A trapped signal makes wait return early (status > 128) while the group
+# winds down: wait again until the leader itself has ended.
+while :; do
+	interrupted=
+	wait "$child"
+	status=$?
+	if [ -n "$interrupted" ] && kill -0 "$child" 2>/dev/null; then
+		continue
+	fi
+	break
+done
+exit "$status"

@@ -1,0 +1,173 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestSh runs testdata/sh: ccci-sh's traps, jobs, setsid and applets, and
+// the scripts in scripts/ under bash and ccci-sh alike. $SCRIPTS is the
+// repository's scripts/ directory.
+func TestSh(t *testing.T) {
+	p := params("sh")
+	setup := p.Setup
+	scripts, err := filepath.Abs("../scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Setup = func(e *testscript.Env) error {
+		if err := setup(e); err != nil {
+			return err
+		}
+		e.Setenv("SCRIPTS", scripts)
+		spawnEnv.Store(e.WorkDir, append([]string(nil), e.Vars...))
+		return nil
+	}
+	testscript.Run(t, p)
+}
+
+func init() {
+	cmds["spawn"] = cmdSpawn
+	cmds["signal"] = cmdSignal
+	cmds["reap"] = cmdReap
+	cmds["samesid"] = cmdSamesid
+}
+
+// spawnEnv holds each script's environment as Setup made it, keyed by $WORK.
+var spawnEnv sync.Map
+
+type spawned struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+var procs sync.Map // "$WORK\x00NAME" -> *spawned
+
+// spawn NAME CMD [ARG...] starts CMD in the background with the script's
+// environment, its stdout and stderr in $WORK/NAME.stdout and NAME.stderr,
+// readable (waitmatch) while it runs. Unlike exec &NAME&, reap can then
+// check its exact exit status.
+func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: spawn NAME CMD [ARG...]")
+	}
+	work := ts.Getenv("WORK")
+	vars, _ := spawnEnv.Load(work)
+	var env []string
+	for _, kv := range vars.([]string) {
+		k, _, _ := strings.Cut(kv, "=")
+		env = append(env, k+"="+ts.Getenv(k)) // the script may have changed it
+	}
+	path := ts.MkAbs(args[1])
+	if !strings.Contains(args[1], "/") {
+		if path = lookPathIn(ts.Getenv("PATH"), args[1]); path == "" {
+			ts.Fatalf("spawn: %s not found in $PATH", args[1])
+		}
+	}
+	stdout, err := os.Create(filepath.Join(work, args[0]+".stdout"))
+	ts.Check(err)
+	stderr, err := os.Create(filepath.Join(work, args[0]+".stderr"))
+	ts.Check(err)
+	cmd := &exec.Cmd{Path: path, Args: args[1:], Env: env, Dir: ts.MkAbs("."), Stdout: stdout, Stderr: stderr}
+	ts.Check(cmd.Start())
+	stdout.Close()
+	stderr.Close()
+	sp := &spawned{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(sp.done) }()
+	procs.Store(work+"\x00"+args[0], sp)
+	ts.Defer(func() {
+		select {
+		case <-sp.done:
+		default:
+			cmd.Process.Kill()
+			<-sp.done
+		}
+	})
+}
+
+func lookPathIn(path, file string) string {
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, file)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+func lookupSpawned(ts *testscript.TestScript, name string) *spawned {
+	sp, ok := procs.Load(ts.Getenv("WORK") + "\x00" + name)
+	if !ok {
+		ts.Fatalf("no spawned process %q", name)
+	}
+	return sp.(*spawned)
+}
+
+// signal NAME SIG sends SIG (TERM, INT, HUP, ...) to the spawned NAME.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal NAME SIG")
+	}
+	sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT,
+		"HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL, "USR1": syscall.SIGUSR1}[args[1]]
+	if !ok {
+		ts.Fatalf("signal: unknown signal %q", args[1])
+	}
+	ts.Check(lookupSpawned(ts, args[0]).cmd.Process.Signal(sig))
+}
+
+// reap NAME STATUS waits (bounded) for the spawned NAME to end and checks
+// its exit status; a death by signal N reads 128+N, as a shell reports it.
+func cmdReap(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: reap NAME STATUS")
+	}
+	sp := lookupSpawned(ts, args[0])
+	select {
+	case <-sp.done:
+	case <-time.After(deadline):
+		ts.Fatalf("timed out after %v waiting for %s to end", deadline, args[0])
+	}
+	status := sp.cmd.ProcessState.ExitCode()
+	if ws, ok := sp.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		status = 128 + int(ws.Signal())
+	}
+	if got := strconv.Itoa(status); got != args[1] {
+		ts.Fatalf("%s exited %s, want %s", args[0], got, args[1])
+	}
+}
+
+// samesid PIDFILE PIDFILE checks that both processes are in one session
+// (negated: in different ones), from /proc/PID/stat.
+func cmdSamesid(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: samesid PIDFILE PIDFILE")
+	}
+	a, b := sessionOf(ts, args[0]), sessionOf(ts, args[1])
+	if (a == b) == neg {
+		ts.Fatalf("sessions %d and %d: want them %s", a, b, map[bool]string{false: "equal", true: "different"}[neg])
+	}
+}
+
+func sessionOf(ts *testscript.TestScript, pidfile string) int {
+	b, err := os.ReadFile(ts.MkAbs(pidfile))
+	ts.Check(err)
+	pid := strings.TrimSpace(string(b))
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%s/stat", pid))
+	ts.Check(err)
+	// pid (comm) state ppid pgrp session ...; comm may hold spaces.
+	fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	sid, err := strconv.Atoi(fields[3])
+	ts.Check(err)
+	return sid
+}
