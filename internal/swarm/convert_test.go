@@ -137,7 +137,7 @@ func TestNewAppValidates(t *testing.T) {
 
 func TestStackOf(t *testing.T) {
 	for _, c := range []struct {
-		r          Resource
+		r           Resource
 		want, stack string
 	}{
 		{Resource{Name: "x", Labels: map[string]string{LabelNamespace: "s"}}, "", "s"},
