@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm"
+)
+
+// Driver is how an app gets onto the swarm. Whatever the driver, the cycle
+// converges through the Engine API and ends with Teardown, so nothing is
+// left even when the driver's own undeploy does not wait.
+type Driver interface {
+	// New creates the app's env file, which does not exist yet.
+	New(ctx context.Context, a *Instance) error
+	// Deploy creates the app's secrets and deploys it; it does not wait.
+	Deploy(ctx context.Context, a *Instance) error
+	// Undeploy is the driver's own teardown, run before Teardown makes
+	// sure; its errors are reported, not fatal.
+	Undeploy(ctx context.Context, a *Instance) error
+}
+
+// Instance is one app of one run, as the drivers see it.
+type Instance struct {
+	Domain, Server, AbraDir, EnvFile string
+	Recipe                           Recipe
+	App                              *swarm.App // set once the project is loaded
+	Swarm                            *swarm.Client
+	Environ                          []string  // abra's environment (ABRA_DIR set)
+	Log                              io.Writer // where drivers' output goes (stderr)
+	Grace                            time.Duration
+}
+
+// Drivers by --driver name.
+var Drivers = map[string]Driver{"stack": Stack{}, "abra": Abra{}}
+
+// Stack deploys through the Engine API, as `docker stack deploy` does.
+type Stack struct{}
+
+func (Stack) New(ctx context.Context, a *Instance) error {
+	_, err := CreateEnvFile(a.Recipe, a.EnvFile, a.Domain)
+	return err
+}
+
+func (Stack) Deploy(ctx context.Context, a *Instance) error {
+	if _, err := a.Swarm.CreateSecrets(ctx, a.App); err != nil {
+		return err
+	}
+	return a.Swarm.Deploy(ctx, a.App)
+}
+
+func (Stack) Undeploy(ctx context.Context, a *Instance) error { return nil }
+
+// Abra runs the abra CLI with the run's ABRA_DIR.
+type Abra struct{}
+
+func (Abra) New(ctx context.Context, a *Instance) error {
+	return a.abra(ctx, "app", "new", a.Recipe.Name, "--server", a.Server, "--domain", a.Domain, "--no-input")
+}
+
+func (Abra) Deploy(ctx context.Context, a *Instance) error {
+	if err := a.abra(ctx, "app", "secret", "generate", a.Domain, "--all", "--no-input"); err != nil {
+		return err
+	}
+	return a.abra(ctx, "app", "deploy", a.Domain, "--chaos", "--no-input")
+}
+
+// Undeploy runs all three steps whatever fails: each removes what it can.
+func (Abra) Undeploy(ctx context.Context, a *Instance) error {
+	return errors.Join(
+		a.abra(ctx, "app", "undeploy", a.Domain, "--no-input"),
+		a.abra(ctx, "app", "volume", "remove", a.Domain, "--force", "--no-input"),
+		a.abra(ctx, "app", "secret", "remove", a.Domain, "--all", "--no-input"),
+	)
+}
+
+// abra runs one abra command in its own process group; cancelling ctx
+// sends the group SIGTERM, then SIGKILL after Grace.
+func (a *Instance) abra(ctx context.Context, args ...string) error {
+	bin, err := lookPath("abra", a.Environ)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = a.Environ
+	cmd.Stdout, cmd.Stderr = a.Log, a.Log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = a.Grace
+	if err := cmd.Run(); err != nil {
+		if cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // leave no straggler
+		}
+		return fmt.Errorf("abra %s: %v", strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// lookPath finds file in environ's PATH (not the process's: an applet runs
+// with the environment it is given).
+func lookPath(file string, environ []string) (string, error) {
+	path := ""
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found in PATH", file)
+}

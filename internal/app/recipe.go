@@ -1,0 +1,103 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/compose"
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
+)
+
+// ErrInput marks an error in what the caller gave (an unknown recipe, a
+// compose file that does not parse, an env file missing a variable): the
+// applet exits 2 for it.
+var ErrInput = errors.New("invalid input")
+
+// inputErr wraps err as ErrInput, keeping its message.
+func inputErr(format string, a ...any) error {
+	return &inputError{fmt.Errorf(format, a...)}
+}
+
+type inputError struct{ err error }
+
+func (e *inputError) Error() string        { return e.err.Error() }
+func (e *inputError) Unwrap() []error      { return []error{e.err, ErrInput} }
+func (e *inputError) Is(target error) bool { return target == ErrInput }
+
+// Recipe is a recipe found on disk: its name (abra's TYPE) and directory.
+type Recipe struct {
+	Name, Dir string
+}
+
+// FindRecipe resolves --recipe as abra would: a path (holding a "/" or
+// starting with ".") is a recipe directory; anything else is a recipe name
+// under <abraDir>/recipes. The directory must hold compose.yml.
+func FindRecipe(abraDir, recipe string) (Recipe, error) {
+	if recipe == "" {
+		return Recipe{}, inputErr("no recipe: give --recipe DIR|NAME")
+	}
+	dir := recipe
+	if !strings.Contains(recipe, "/") && !strings.HasPrefix(recipe, ".") {
+		if err := names.StateName(recipe); err != nil {
+			return Recipe{}, inputErr("recipe %q: not a recipe name or directory", recipe)
+		}
+		dir = filepath.Join(abraDir, "recipes", recipe)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Recipe{}, inputErr("recipe %s: %v", recipe, err)
+	}
+	fi, err := os.Stat(filepath.Join(abs, "compose.yml"))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return Recipe{}, inputErr("recipe %s: no %s", recipe, filepath.Join(abs, "compose.yml"))
+	case err != nil:
+		return Recipe{}, inputErr("recipe %s: %v", recipe, err)
+	case !fi.Mode().IsRegular():
+		return Recipe{}, inputErr("recipe %s: %s is not a file", recipe, filepath.Join(abs, "compose.yml"))
+	}
+	return Recipe{Name: filepath.Base(abs), Dir: abs}, nil
+}
+
+// CheckSyntax parses every compose file the recipe would use (given env,
+// for COMPOSE_FILE) as YAML, without interpolating: it runs before the lock
+// is taken, so a broken recipe fails at once instead of after a wait, and
+// before an env file that may lack variables exists. Load, under the lock,
+// checks the rest.
+func CheckSyntax(r Recipe, env map[string]string) error {
+	for _, path := range compose.Files(r.Dir, env) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return inputErr("recipe %s: %v", r.Name, err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			return inputErr("%s: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+	}
+	return nil
+}
+
+// Load reads the recipe's compose files interpolated with the app's env
+// file plus DOMAIN and STACK_NAME (as abra threads them in). A missing
+// variable or a bad compose file is an ErrInput.
+func Load(r Recipe, envFile, domain string) (*compose.Project, error) {
+	env, err := compose.ReadEnvFile(envFile)
+	if err != nil {
+		return nil, inputErr("env file %v", err)
+	}
+	if _, ok := env["DOMAIN"]; !ok {
+		env["DOMAIN"] = domain
+	}
+	env["STACK_NAME"] = names.StackName(domain)
+	p, err := compose.Load(r.Dir, env)
+	if err != nil {
+		return nil, inputErr("%v", err)
+	}
+	return p, nil
+}
