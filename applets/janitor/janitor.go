@@ -1,20 +1,246 @@
-// Package janitor is the ccci-janitor applet: it reaps what dead runs left.
+// Package janitor is the ccci-janitor applet: flags and wiring around
+// internal/janitor, which finds and reaps what dead runs left.
 package janitor
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/fatih/color"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	"git.coopcloud.tech/toolshed/ccci/internal/flock"
+	ij "git.coopcloud.tech/toolshed/ccci/internal/janitor"
+	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/runstate"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm"
 )
 
-// Usage is printed for -h.
-const Usage = `Usage: ccci-janitor [--dry-run] [--json] [--metrics FILE] [--check] [--stale DUR] [--match REGEX]
+const prog = "janitor"
 
-Example:
+// Usage is printed for -h.
+const Usage = `Usage: ccci-janitor [options]
+
+Reaps what dead CI runs left behind on this host and its swarm, safely
+beside live runs. Candidates are the apps proven to be ccci runs — a
+ccci.run label on the swarm, or a domain matching --match — found from the
+lockfiles in $CCCI_LOCK_DIR, the swarm's stacks and the env files under
+$ABRA_DIR/servers/*/ (after a reboot /run/lock is empty, the stacks are
+not). A domain matching --keep (warm-*) is never a candidate, never probed.
+
+For each candidate its app lock is tried without blocking. Free: nothing
+live holds it, so the app is torn down under that lock (the deploy's own
+teardown: services, their tasks, networks, volumes, secrets, configs, the
+env file last) and the lockfile is unlinked before the lock is released; a
+run starting meanwhile waits, then proceeds. Held: left alone, reported
+live; held past --stale, warned about with its holder, never stolen.
+Then processes of dead runs (CCCI_RUN_ID in their environment) get
+SIGTERM, --grace, SIGKILL, and dead runs' directories are removed.
+Only one janitor runs at a time ($CCCI_LOCK_DIR/ccci-janitor.lock); a
+second one says so and exits 0.
+
+Options:
+  --check          change nothing; list every leak (processes, services,
+                   containers, networks, volumes, secrets, configs, env
+                   files, run dirs, locks held by dead holders); exit 1 if
+                   any (or if the swarm could not be asked), else print
+                   "no leaks" and exit 0
+  --dry-run        as --check, but exit 0: what a pass would reap
+  --json           print the report as JSON on stdout
+  --metrics FILE   write a Prometheus textfile (atomically: temp + rename)
+  --stale DUR      warn about locks held longer (default 120m)
+  --match REGEX    run domains (default ` + ij.DefaultMatch + `:
+                   first label ends in -<build number>, second label "ci")
+  --keep REGEX     never candidates (default ` + ij.DefaultKeep + `)
+  --scope REGEX    consider only domains matching REGEX at all, labels
+                   included: for a swarm shared with runs whose locks are
+                   not in this host's lock dir (other hosts, test suites)
+  --min-age DUR    a run dir younger than this is live (default
+                   $CCCI_RUN_MIN_AGE or 2m)
+  --grace DUR      SIGTERM to SIGKILL for processes of dead runs (default 10s)
+  --abra-dir DIR   the base ABRA_DIR (default $ABRA_DIR, else $HOME/.abra)
+
+Environment: CCCI_LOCK_DIR, CCCI_RUNS_DIR, CCCI_LOCK_BACKEND, ABRA_DIR,
+DOCKER_HOST, NO_COLOR, FORCE_COLOR.
+
+Exit status: 0 done (or another janitor is running); 1 --check found
+leaks, or something could not be reaped; 2 usage error.
+
+Examples:
   ccci-janitor --check || ccci-janitor
+  ccci-janitor --dry-run --json
+  ccci-janitor --metrics /var/lib/node_exporter/textfile/ccci.prom
+  ccci-janitor --match '^[a-z0-9-]+-[0-9]+\.ci\.coopcloud\.tech$' --stale 3h
 `
+
+type options struct {
+	check, dryRun, json bool
+	metrics             string
+	stale, minAge       time.Duration
+	grace               time.Duration
+	match, keep, scope  string
+	abraDir             string
+}
+
+func parse(env *applet.Env, args []string) (*options, error) {
+	o := &options{stale: 120 * time.Minute, minAge: 2 * time.Minute, grace: 10 * time.Second,
+		match: ij.DefaultMatch, keep: ij.DefaultKeep}
+	if v := env.Getenv("CCCI_RUN_MIN_AGE"); v != "" {
+		d, err := applet.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("CCCI_RUN_MIN_AGE: %v", err)
+		}
+		o.minAge = d
+	}
+	o.abraDir = env.Getenv("ABRA_DIR")
+	if o.abraDir == "" {
+		if h := env.Getenv("HOME"); h != "" {
+			o.abraDir = filepath.Join(h, ".abra")
+		}
+	}
+	fs := applet.NewFlagSet(prog)
+	fs.BoolVar(&o.check, "check", false, "")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "")
+	fs.BoolVar(&o.json, "json", false, "")
+	fs.StringVar(&o.metrics, "metrics", "", "")
+	fs.Var(applet.Duration{D: &o.stale}, "stale", "")
+	fs.Var(applet.Duration{D: &o.minAge}, "min-age", "")
+	fs.Var(applet.Duration{D: &o.grace}, "grace", "")
+	fs.StringVar(&o.match, "match", o.match, "")
+	fs.StringVar(&o.keep, "keep", o.keep, "")
+	fs.StringVar(&o.scope, "scope", "", "")
+	fs.StringVar(&o.abraDir, "abra-dir", o.abraDir, "")
+	pos, cmd, err := applet.Parse(fs, args, 0)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos)+len(cmd) > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", append(pos, cmd...)[0])
+	}
+	return o, nil
+}
 
 // Main runs ccci-janitor.
 func Main(ctx context.Context, env *applet.Env, args []string) int {
-	return applet.NotBuilt(env, "janitor", Usage, args)
+	o, err := parse(env, args)
+	if err != nil {
+		return env.Usage(prog, Usage, err)
+	}
+	cfg := ij.Config{
+		LockDir: env.GetenvDefault("CCCI_LOCK_DIR", flock.DefaultDir),
+		RunsDir: runstate.Dir(env),
+		AbraDir: o.abraDir,
+		Stale:   o.stale, MinAge: o.minAge, Grace: o.grace,
+		Look: o.check || o.dryRun,
+		Self: os.Getpid(),
+	}
+	if cfg.Match, err = regexp.Compile(o.match); err != nil {
+		return env.Usage(prog, Usage, fmt.Errorf("--match: %v", err))
+	}
+	if cfg.Keep, err = regexp.Compile(o.keep); err != nil {
+		return env.Usage(prog, Usage, fmt.Errorf("--keep: %v", err))
+	}
+	if o.scope != "" {
+		if cfg.Scope, err = regexp.Compile(o.scope); err != nil {
+			return env.Usage(prog, Usage, fmt.Errorf("--scope: %v", err))
+		}
+	}
+	cfg.Host, _ = os.Hostname()
+	cfg.Holder = lock.Holder{Run: env.GetenvDefault("CCCI_RUN_ID", "ccci-janitor"), PID: cfg.Self, Host: cfg.Host, Cmd: "ccci-janitor"}
+
+	release, other, err := ij.Exclusive(cfg.LockDir)
+	switch {
+	case other != "":
+		fmt.Fprintf(env.Stderr, "ccci-janitor: another janitor is running (%s); exiting\n", other)
+		return applet.ExitOK
+	case err != nil:
+		env.Errorf(prog, "skipped janitor lock: %v", err)
+	default:
+		defer release()
+	}
+
+	if cfg.Locks, err = lock.Open(env); err != nil {
+		env.Errorf(prog, "%v", err)
+		return 1
+	}
+	defer cfg.Locks.Close()
+	if env.GetenvDefault("CCCI_LOCK_BACKEND", "file") != "file" {
+		cfg.LockDir = "" // list the backend's own locks
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	sc, err := swarm.New(pctx, env.Getenv)
+	cancel()
+	if err != nil {
+		cfg.SwarmErr = err
+	} else {
+		defer sc.Close()
+		cfg.Swarm = ij.Engine(sc, swarm.TeardownOptions{})
+	}
+	cfg.Log = logger(env, o)
+	rep := ij.Run(ctx, cfg)
+	return finish(env, o, rep)
+}
+
+// logger prints items as they are decided: the report on stdout (unless
+// --json), warnings, skips and errors on stderr, coloured on a terminal.
+func logger(env *applet.Env, o *options) func(ij.Item) {
+	warn, bad := color.New(color.FgYellow), color.New(color.FgRed)
+	if lock.ColourOn(env) {
+		warn.EnableColor()
+		bad.EnableColor()
+	} else {
+		warn.DisableColor()
+		bad.DisableColor()
+	}
+	return func(it ij.Item) {
+		switch it.Action {
+		case ij.Warned, ij.Skipped:
+			warn.Fprint(env.Stderr, "ccci-janitor: "+ij.Line(it))
+			fmt.Fprintln(env.Stderr)
+		case ij.Failed:
+			bad.Fprint(env.Stderr, "ccci-janitor: "+ij.Line(it))
+			fmt.Fprintln(env.Stderr)
+		default:
+			if !o.json {
+				fmt.Fprintln(env.Stdout, ij.Line(it))
+			}
+		}
+	}
+}
+
+func finish(env *applet.Env, o *options, rep *ij.Report) int {
+	if o.metrics != "" {
+		if err := rep.WriteMetrics(o.metrics, time.Now()); err != nil {
+			env.Errorf(prog, "metrics: %v", err)
+			rep.Items = append(rep.Items, ij.Item{Action: ij.Failed, Kind: "metrics", Name: o.metrics, Detail: err.Error()})
+		}
+	}
+	if o.json {
+		rep.WriteJSON(env.Stdout)
+	} else {
+		fmt.Fprintln(env.Stdout, rep.Summary())
+	}
+	errs := rep.Count(ij.Failed)
+	if o.check && (rep.Leaks() > 0 || errs > 0) {
+		if rep.Leaks() == 0 {
+			env.Errorf(prog, "cannot prove zero leaks: %s", plural(errs, "error"))
+		}
+		return 1
+	}
+	if !o.check && !o.dryRun && errs > 0 {
+		return 1
+	}
+	return applet.ExitOK
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return "1 " + s
+	}
+	return strconv.Itoa(n) + " " + s + "s"
 }

@@ -1,0 +1,202 @@
+package janitor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm"
+)
+
+// The lockfile names of the file backend (CONTRACT.md, CCCI_LOCK_DIR).
+const (
+	lockPrefix = "cc-ci-app-"
+	lockSuffix = ".lock"
+)
+
+// candidate is one app domain that may be a dead run's, with what was seen
+// of it.
+type candidate struct {
+	domain   string
+	lockfile bool         // a lockfile exists (or the backend lists the lock)
+	stack    *swarm.Stack // nil: nothing on the swarm
+	envFiles []string
+}
+
+// sources gathers what the three sources know, by domain, and the stacks
+// whose domain could not be told.
+type sources struct {
+	byDomain map[string]*candidate
+	labelled map[string]bool // domains with a ccci.run label on the swarm
+}
+
+func (s *sources) get(d string) *candidate {
+	c := s.byDomain[d]
+	if c == nil {
+		c = &candidate{domain: d}
+		s.byDomain[d] = c
+	}
+	return c
+}
+
+// candidates returns the apps proven to be ccci runs, sorted by domain:
+// a ccci.run label on the swarm, or a domain matching Match; never one
+// matching Keep.
+func (p *pass) candidates(ctx context.Context) []*candidate {
+	s := &sources{byDomain: map[string]*candidate{}, labelled: map[string]bool{}}
+	p.lockfiles(ctx, s)
+	p.envFiles(s)
+	p.stacks(ctx, s)
+	var out []*candidate
+	for d, c := range s.byDomain {
+		if !p.inScope(d) {
+			continue
+		}
+		if s.labelled[d] || p.cfg.Match != nil && p.cfg.Match.MatchString(d) {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].domain < out[j].domain })
+	return out
+}
+
+// lockfiles lists the lock dir without opening anything: a name that is
+// not a valid domain, or an entry that is not a regular file, is skipped
+// and logged; a missing lock dir has no lockfiles.
+func (p *pass) lockfiles(ctx context.Context, s *sources) {
+	if p.cfg.LockDir == "" {
+		es, err := p.cfg.Locks.Status(ctx)
+		if err != nil {
+			p.add(Item{Action: Skipped, Kind: "lock", Name: "status", Detail: err.Error()})
+		}
+		for _, e := range es {
+			s.get(e.Domain).lockfile = true
+		}
+		return
+	}
+	f, err := os.Open(p.cfg.LockDir)
+	if err != nil {
+		p.add(Item{Action: Skipped, Kind: "lockdir", Name: p.cfg.LockDir, Detail: errDetail(err)})
+		return
+	}
+	defer f.Close()
+	// Dirents carry the type: no stat per lockfile.
+	des, err := f.ReadDir(-1)
+	if err != nil {
+		p.add(Item{Action: Skipped, Kind: "lockdir", Name: p.cfg.LockDir, Detail: errDetail(err)})
+	}
+	for _, de := range des {
+		n := de.Name()
+		if !strings.HasPrefix(n, lockPrefix) || !strings.HasSuffix(n, lockSuffix) {
+			continue
+		}
+		d, err := names.Domain(strings.TrimSuffix(strings.TrimPrefix(n, lockPrefix), lockSuffix))
+		if err != nil {
+			p.add(Item{Action: Skipped, Kind: "lockfile", Name: filepath.Join(p.cfg.LockDir, n), Detail: err.Error()})
+			continue
+		}
+		if !de.Type().IsRegular() {
+			if p.interesting(d) {
+				p.add(Item{Action: Skipped, Kind: "lockfile", Name: filepath.Join(p.cfg.LockDir, n), Domain: d, Detail: "not a regular file (" + de.Type().String() + ")"})
+			}
+			continue
+		}
+		s.get(d).lockfile = true
+	}
+}
+
+// interesting is whether d could be a candidate by its name alone.
+func (p *pass) interesting(d string) bool {
+	return p.inScope(d) && p.cfg.Match != nil && p.cfg.Match.MatchString(d)
+}
+
+// inScope is whether d may be a candidate at all: in Scope, not kept.
+func (p *pass) inScope(d string) bool {
+	return (p.cfg.Scope == nil || p.cfg.Scope.MatchString(d)) && !(p.cfg.Keep != nil && p.cfg.Keep.MatchString(d))
+}
+
+// envFiles finds $ABRA_DIR/servers/*/*.env.
+func (p *pass) envFiles(s *sources) {
+	if p.cfg.AbraDir == "" {
+		return
+	}
+	servers := filepath.Join(p.cfg.AbraDir, "servers")
+	dirs, err := os.ReadDir(servers)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			p.add(Item{Action: Skipped, Kind: "envfile", Name: servers, Detail: errDetail(err)})
+		}
+		return
+	}
+	for _, sd := range dirs {
+		dir := filepath.Join(servers, sd.Name())
+		fs, err := os.ReadDir(dir) // follows a symlinked server dir, as abra does
+		if err != nil {
+			continue // a file, not a server
+		}
+		for _, f := range fs {
+			if !strings.HasSuffix(f.Name(), ".env") || !f.Type().IsRegular() {
+				continue
+			}
+			d, err := names.Domain(strings.TrimSuffix(f.Name(), ".env"))
+			if err != nil {
+				continue
+			}
+			c := s.get(d)
+			c.envFiles = append(c.envFiles, filepath.Join(dir, f.Name()))
+		}
+	}
+}
+
+// stacks adds the swarm's stacks, named back to their domain by the
+// ccci.domain label, else by the env file or lockfile of that stack name,
+// else by turning underscores back into dots (a domain has none).
+func (p *pass) stacks(ctx context.Context, s *sources) {
+	if p.cfg.Swarm == nil {
+		if p.cfg.SwarmErr != nil {
+			p.add(Item{Action: Failed, Kind: "swarm", Name: "inventory", Detail: p.cfg.SwarmErr.Error()})
+		}
+		return
+	}
+	inv, err := p.cfg.Swarm.Inventory(ctx)
+	if err != nil {
+		p.add(Item{Action: Failed, Kind: "swarm", Name: "inventory", Detail: err.Error()})
+		return
+	}
+	byStack := map[string]string{}
+	for d := range s.byDomain {
+		byStack[names.StackName(d)] = d
+	}
+	for _, name := range inv.Stacks() {
+		st := inv[name]
+		d := st.Domain
+		if d == "" {
+			d = byStack[name]
+		}
+		if d == "" {
+			d = strings.ReplaceAll(name, "_", ".")
+		}
+		d, err := names.Domain(d)
+		if err != nil {
+			if len(st.Runs) > 0 && p.cfg.Scope == nil {
+				p.add(Item{Action: Skipped, Kind: "stack", Name: name, Run: strings.Join(st.Runs, ","), Detail: "labelled as a ccci run but its domain is unknown: " + err.Error()})
+			}
+			continue
+		}
+		c := s.get(d)
+		c.stack = st
+		if len(st.Runs) > 0 {
+			s.labelled[d] = true
+		}
+	}
+}
+
+func errDetail(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,49 @@
+package janitor
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExclusiveName is the janitor lock in the lock dir: one janitor at a time.
+const ExclusiveName = "ccci-janitor.lock"
+
+// Exclusive takes the janitor lock (lockDir/ccci-janitor.lock, flock,
+// non-blocking). If another janitor holds it, other describes it ("pid N")
+// and nothing is held. The fd is close-on-exec and never inherited.
+func Exclusive(lockDir string) (release func(), other string, err error) {
+	path := filepath.Join(lockDir, ExclusiveName)
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
+	if err != nil {
+		return nil, "", &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == unix.EWOULDBLOCK {
+		buf := make([]byte, 32)
+		n, _ := unix.Pread(fd, buf, 0)
+		unix.Close(fd)
+		other = "pid " + string(bytes.TrimSpace(buf[:max(n, 0)]))
+		if n <= 0 {
+			other = "pid unknown"
+		}
+		return nil, other, nil
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, "", &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+	// The pid is for the message of a second janitor only.
+	b := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	unix.Pwrite(fd, b, 0)
+	unix.Ftruncate(fd, int64(len(b)))
+	return func() { unix.Close(fd) }, "", nil
+}

@@ -1,0 +1,125 @@
+package janitor
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Line is an item as one human-readable line.
+func Line(it Item) string {
+	s := it.Action + " " + it.Kind + " " + it.Name
+	var in []string
+	if it.Domain != "" && it.Domain != it.Name {
+		in = append(in, "app "+it.Domain)
+	}
+	if it.Run != "" {
+		in = append(in, "run "+it.Run)
+	}
+	if len(in) > 0 {
+		s += " (" + strings.Join(in, ", ") + ")"
+	}
+	if it.Detail != "" {
+		s += ": " + it.Detail
+	}
+	return s
+}
+
+// Leaks is how many things check mode found to reap.
+func (r *Report) Leaks() int { return r.Count(Leak) }
+
+// Summary is the pass's last line.
+func (r *Report) Summary() string {
+	if r.Look {
+		if n := r.Leaks(); n > 0 {
+			return fmt.Sprintf("%d leaks (live %d, warned %d, skipped %d, errors %d)", n, r.Count(Live), r.Count(Warned), r.Count(Skipped), r.Count(Failed))
+		}
+		return fmt.Sprintf("no leaks (live %d, warned %d, skipped %d, errors %d)", r.Count(Live), r.Count(Warned), r.Count(Skipped), r.Count(Failed))
+	}
+	return fmt.Sprintf("reaped %d, live %d, warned %d, skipped %d, errors %d (took %s)",
+		r.Count(Reaped), r.Count(Live), r.Count(Warned), r.Count(Skipped), r.Count(Failed), r.Took.Round(time.Millisecond))
+}
+
+// WriteJSON writes the report as one JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	items := r.Items
+	if items == nil {
+		items = []Item{}
+	}
+	v := struct {
+		Mode    string         `json:"mode"`
+		Items   []Item         `json:"items"`
+		Counts  map[string]int `json:"counts"`
+		Seconds float64        `json:"seconds"`
+	}{map[bool]string{true: "check", false: "reap"}[r.Look], items, r.counts(), r.Took.Seconds()}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (r *Report) counts() map[string]int {
+	c := map[string]int{}
+	for _, a := range []string{Reaped, Live, Warned, Skipped, Failed, Leak} {
+		c[a] = r.Count(a)
+	}
+	return c
+}
+
+// WriteMetrics writes the Prometheus textfile-collector format to path
+// atomically: a temp file in the same dir, fsynced, renamed over path, so
+// node_exporter never reads half a file.
+func (r *Report) WriteMetrics(path string, now time.Time) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# HELP ccci_janitor_items Things the last ccci-janitor pass decided, by action and kind.\n# TYPE ccci_janitor_items gauge\n")
+	byKey := map[[2]string]int{}
+	for _, it := range r.Items {
+		byKey[[2]string{it.Action, it.Kind}]++
+	}
+	var keys [][2]string
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
+	for _, k := range keys {
+		fmt.Fprintf(&b, "ccci_janitor_items{action=%q,kind=%q} %d\n", k[0], k[1], byKey[k])
+	}
+	fmt.Fprintf(&b, "# HELP ccci_janitor_leaks Leaks found (check mode) or reaped (otherwise) by the last pass.\n# TYPE ccci_janitor_leaks gauge\n")
+	n := r.Count(Reaped)
+	if r.Look {
+		n = r.Leaks()
+	}
+	fmt.Fprintf(&b, "ccci_janitor_leaks %d\n", n)
+	fmt.Fprintf(&b, "# HELP ccci_janitor_errors Errors in the last pass.\n# TYPE ccci_janitor_errors gauge\nccci_janitor_errors %d\n", r.Count(Failed))
+	fmt.Fprintf(&b, "# HELP ccci_janitor_duration_seconds How long the last pass took.\n# TYPE ccci_janitor_duration_seconds gauge\nccci_janitor_duration_seconds %g\n", r.Took.Seconds())
+	fmt.Fprintf(&b, "# HELP ccci_janitor_last_run_timestamp_seconds When the last pass ended.\n# TYPE ccci_janitor_last_run_timestamp_seconds gauge\nccci_janitor_last_run_timestamp_seconds %d\n", now.Unix())
+	return writeAtomic(path, []byte(b.String()))
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // a no-op once renamed
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
