@@ -17,6 +17,7 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/applets/runstate"
 	"git.coopcloud.tech/toolshed/ccci/applets/sh"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 	_ "git.coopcloud.tech/toolshed/ccci/internal/etcdlock"
 )
 
@@ -66,6 +67,9 @@ func names() []string {
 // dispatch runs the applet named by argv[0] (ccci-lock) or, when called as
 // ccci, by the first argument (ccci lock), and returns its exit status.
 func dispatch(argv []string) int {
+	if len(argv) > 1 && argv[1] == lifetime.InitArg {
+		return lifetime.InitMain(argv[2:])
+	}
 	env := applet.OS()
 	env.Lookup = lookup
 	ctx := context.Background()
