@@ -17,8 +17,8 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/applets/runstate"
 	"git.coopcloud.tech/toolshed/ccci/applets/sh"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
-	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 	_ "git.coopcloud.tech/toolshed/ccci/internal/etcdlock"
+	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3";
