@@ -58,9 +58,11 @@ func deploy(t *testing.T, recipe string) *deployed {
 	testbed(t)
 	ctx := context.Background()
 	// Short: swarm names are at most 64 characters, and the secret's is
-	// <stack>_db_password_v1.
+	// <stack>_db_password_v1. Not under .ci.: the janitor's default
+	// run-domain pattern must not make these in-flight apps candidates
+	// (janitor tests running at the same time must scope themselves too).
 	run := fmt.Sprintf("t%d-%d", os.Getpid()%1e5, time.Now().UnixNano()%1e6)
-	domain := run + ".ci.test"
+	domain := run + ".swarm.test"
 	dir := filepath.Join("testdata", "recipes", recipe)
 	env, err := compose.ReadEnvFile(filepath.Join(dir, ".env.sample"))
 	if err != nil {
