@@ -21,7 +21,7 @@ import (
 
 // Errors Acquire returns besides I/O errors.
 var (
-	ErrWouldBlock = errors.New("lock is held")                 // under NonBlock (-n)
+	ErrWouldBlock = errors.New("lock is held")                   // under NonBlock (-n)
 	ErrTimeout    = errors.New("timed out waiting for the lock") // Wait (-w) expired
 )
 
