@@ -33,6 +33,12 @@ func InitMain(args []string) int {
 		return 2
 	}
 	prog, pg, argv := args[0], args[1] == "pg", args[3:]
+	if !pg && os.Getpid() != 1 {
+		// kill(-1) outside a namespace would signal every process we may
+		// signal: refuse (TestInitRefusesOutsideNamespace).
+		fmt.Fprintf(os.Stderr, "ccci: %s: not PID 1 of a new PID namespace; refusing\n", InitArg)
+		return 2
+	}
 	grace, err := time.ParseDuration(args[2])
 	if err != nil {
 		grace = DefaultGrace
@@ -171,7 +177,7 @@ func (t *tree) signalAll(sig syscall.Signal) {
 			syscall.Kill(pid, syscall.SIGCONT)
 		}
 	}
-	if !t.pg {
+	if !t.pg && os.Getpid() == 1 {
 		send(-1) // as PID 1: everyone in the namespace but us
 		return
 	}

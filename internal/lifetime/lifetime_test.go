@@ -274,3 +274,11 @@ func TestParsePPID(t *testing.T) {
 		}
 	}
 }
+
+// TestInitRefusesOutsideNamespace: the init run by hand, outside a PID
+// namespace, must not kill(-1) (that would signal every process we may).
+func TestInitRefusesOutsideNamespace(t *testing.T) {
+	if st := InitMain([]string{"lock", "ns", "1s", "true"}); st != 2 {
+		t.Fatalf("InitMain outside a namespace = %d, want 2", st)
+	}
+}
