@@ -1,0 +1,60 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestLifetime: ccci-lock's run lifetime end to end (internal/lifetime):
+// signals, parent death and SIGKILL against the real kernel.
+func TestLifetime(t *testing.T) { testscript.Run(t, params("lifetime")) }
+
+func init() {
+	cmds["lt-sig"] = cmdLtSig
+	cmds["lt-exited"] = cmdLtExited
+}
+
+// lt-sig NAME PIDFILE sends signal NAME (TERM, KILL, INT, HUP) to that pid.
+func cmdLtSig(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: lt-sig NAME PIDFILE")
+	}
+	s, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL,
+		"INT": syscall.SIGINT, "HUP": syscall.SIGHUP}[args[0]]
+	if !ok {
+		ts.Fatalf("lt-sig: unknown signal %s", args[0])
+	}
+	ts.Check(syscall.Kill(ltPid(ts, args[1]), s))
+}
+
+// lt-exited PIDFILE waits until that process has exited: gone, or a zombie
+// (an orphan's reaper is the machine's init, whose reaping we cannot wait on).
+func cmdLtExited(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: lt-exited PIDFILE")
+	}
+	pid := ltPid(ts, args[0])
+	waitFor(ts, fmt.Sprintf("pid %d to exit", pid), func() bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return true
+		}
+		i := bytes.LastIndexByte(b, ')')
+		return i >= 0 && len(b) > i+2 && b[i+2] == 'Z'
+	})
+}
+
+func ltPid(ts *testscript.TestScript, file string) int {
+	b, err := os.ReadFile(ts.MkAbs(file))
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	ts.Check(err)
+	return pid
+}
