@@ -30,39 +30,39 @@ func TestSh(t *testing.T) {
 			return err
 		}
 		e.Setenv("SCRIPTS", scripts)
-		spawnEnv.Store(e.WorkDir, append([]string(nil), e.Vars...))
+		shSpawnEnv.Store(e.WorkDir, append([]string(nil), e.Vars...))
 		return nil
 	}
 	testscript.Run(t, p)
 }
 
 func init() {
-	cmds["spawn"] = cmdSpawn
-	cmds["signal"] = cmdSignal
-	cmds["reap"] = cmdReap
-	cmds["samesid"] = cmdSamesid
+	cmds["shspawn"] = cmdShSpawn
+	cmds["shsignal"] = cmdShSignal
+	cmds["shreap"] = cmdShReap
+	cmds["shsamesid"] = cmdShSamesid
 }
 
-// spawnEnv holds each script's environment as Setup made it, keyed by $WORK.
-var spawnEnv sync.Map
+// shSpawnEnv holds each script's environment as Setup made it, keyed by $WORK.
+var shSpawnEnv sync.Map
 
-type spawned struct {
+type shSpawned struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-var procs sync.Map // "$WORK\x00NAME" -> *spawned
+var shProcs sync.Map // "$WORK\x00NAME" -> *shSpawned
 
-// spawn NAME CMD [ARG...] starts CMD in the background with the script's
+// shspawn NAME CMD [ARG...] starts CMD in the background with the script's
 // environment, its stdout and stderr in $WORK/NAME.stdout and NAME.stderr,
-// readable (waitmatch) while it runs. Unlike exec &NAME&, reap can then
+// readable (waitmatch) while it runs. Unlike exec &NAME&, shreap can then
 // check its exact exit status.
-func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
+func cmdShSpawn(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: spawn NAME CMD [ARG...]")
+		ts.Fatalf("usage: shspawn NAME CMD [ARG...]")
 	}
 	work := ts.Getenv("WORK")
-	vars, _ := spawnEnv.Load(work)
+	vars, _ := shSpawnEnv.Load(work)
 	var env []string
 	for _, kv := range vars.([]string) {
 		k, _, _ := strings.Cut(kv, "=")
@@ -70,8 +70,8 @@ func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	path := ts.MkAbs(args[1])
 	if !strings.Contains(args[1], "/") {
-		if path = lookPathIn(ts.Getenv("PATH"), args[1]); path == "" {
-			ts.Fatalf("spawn: %s not found in $PATH", args[1])
+		if path = shLookPath(ts.Getenv("PATH"), args[1]); path == "" {
+			ts.Fatalf("shspawn: %s not found in $PATH", args[1])
 		}
 	}
 	stdout, err := os.Create(filepath.Join(work, args[0]+".stdout"))
@@ -82,9 +82,9 @@ func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(cmd.Start())
 	stdout.Close()
 	stderr.Close()
-	sp := &spawned{cmd: cmd, done: make(chan struct{})}
+	sp := &shSpawned{cmd: cmd, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(sp.done) }()
-	procs.Store(work+"\x00"+args[0], sp)
+	shProcs.Store(work+"\x00"+args[0], sp)
 	ts.Defer(func() {
 		select {
 		case <-sp.done:
@@ -95,7 +95,7 @@ func cmdSpawn(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
-func lookPathIn(path, file string) string {
+func shLookPath(path, file string) string {
 	for _, dir := range filepath.SplitList(path) {
 		p := filepath.Join(dir, file)
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
@@ -105,34 +105,34 @@ func lookPathIn(path, file string) string {
 	return ""
 }
 
-func lookupSpawned(ts *testscript.TestScript, name string) *spawned {
-	sp, ok := procs.Load(ts.Getenv("WORK") + "\x00" + name)
+func shLookupSpawned(ts *testscript.TestScript, name string) *shSpawned {
+	sp, ok := shProcs.Load(ts.Getenv("WORK") + "\x00" + name)
 	if !ok {
 		ts.Fatalf("no spawned process %q", name)
 	}
-	return sp.(*spawned)
+	return sp.(*shSpawned)
 }
 
-// signal NAME SIG sends SIG (TERM, INT, HUP, ...) to the spawned NAME.
-func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+// shsignal NAME SIG sends SIG (TERM, INT, HUP, ...) to the spawned NAME.
+func cmdShSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: signal NAME SIG")
+		ts.Fatalf("usage: shsignal NAME SIG")
 	}
 	sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT,
 		"HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL, "USR1": syscall.SIGUSR1}[args[1]]
 	if !ok {
-		ts.Fatalf("signal: unknown signal %q", args[1])
+		ts.Fatalf("shsignal: unknown signal %q", args[1])
 	}
-	ts.Check(lookupSpawned(ts, args[0]).cmd.Process.Signal(sig))
+	ts.Check(shLookupSpawned(ts, args[0]).cmd.Process.Signal(sig))
 }
 
-// reap NAME STATUS waits (bounded) for the spawned NAME to end and checks
+// shreap NAME STATUS waits (bounded) for the spawned NAME to end and checks
 // its exit status; a death by signal N reads 128+N, as a shell reports it.
-func cmdReap(ts *testscript.TestScript, neg bool, args []string) {
+func cmdShReap(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: reap NAME STATUS")
+		ts.Fatalf("usage: shreap NAME STATUS")
 	}
-	sp := lookupSpawned(ts, args[0])
+	sp := shLookupSpawned(ts, args[0])
 	select {
 	case <-sp.done:
 	case <-time.After(deadline):
@@ -147,22 +147,25 @@ func cmdReap(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// samesid PIDFILE PIDFILE checks that both processes are in one session
+// shsamesid PIDFILE PIDFILE checks that both processes are in one session
 // (negated: in different ones), from /proc/PID/stat.
-func cmdSamesid(ts *testscript.TestScript, neg bool, args []string) {
+func cmdShSamesid(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
-		ts.Fatalf("usage: samesid PIDFILE PIDFILE")
+		ts.Fatalf("usage: shsamesid PIDFILE PIDFILE")
 	}
-	a, b := sessionOf(ts, args[0]), sessionOf(ts, args[1])
+	a, b := shSessionOf(ts, args[0]), shSessionOf(ts, args[1])
 	if (a == b) == neg {
 		ts.Fatalf("sessions %d and %d: want them %s", a, b, map[bool]string{false: "equal", true: "different"}[neg])
 	}
 }
 
-func sessionOf(ts *testscript.TestScript, pidfile string) int {
+func shSessionOf(ts *testscript.TestScript, pidfile string) int {
 	b, err := os.ReadFile(ts.MkAbs(pidfile))
 	ts.Check(err)
 	pid := strings.TrimSpace(string(b))
+	if _, err := strconv.Atoi(pid); err != nil {
+		ts.Fatalf("%s: no pid in %q", pidfile, b)
+	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%s/stat", pid))
 	ts.Check(err)
 	// pid (comm) state ppid pgrp session ...; comm may hold spaces.
