@@ -1,0 +1,117 @@
+package app
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestFindRecipe(t *testing.T) {
+	abra := t.TempDir()
+	writeFiles(t, abra, map[string]string{
+		"recipes/good/compose.yml":      "services: {}\n",
+		"recipes/nocompose/.keep":       "",
+		"recipes/dironly/compose.yml/x": "",
+	})
+	for _, tc := range []struct {
+		recipe, wantName, wantErr string
+	}{
+		{"good", "good", ""},
+		{abra + "/recipes/good", "good", ""},
+		{"nosuch", "", "recipe nosuch: no " + abra + "/recipes/nosuch/compose.yml"},
+		{"nocompose", "", "recipe nocompose: no "},
+		{"dironly", "", "is not a file"},
+		{"", "", "no recipe"},
+		{"a b", "", `recipe "a b": not a recipe name or directory`},
+	} {
+		r, err := FindRecipe(abra, tc.recipe)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInput) {
+				t.Errorf("FindRecipe(%q) = %v, want an ErrInput containing %q", tc.recipe, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || r.Name != tc.wantName {
+			t.Errorf("FindRecipe(%q) = %+v, %v; want name %q", tc.recipe, r, err, tc.wantName)
+		}
+	}
+}
+
+func TestCreateEnvFile(t *testing.T) {
+	for _, tc := range []struct {
+		name, sample, want string
+	}{
+		{"replaces", "TYPE=x\nDOMAIN=x.example.com\nA=1\n", "TYPE=app\nDOMAIN=d.test\nA=1\n"},
+		{"keeps comments", "# DOMAIN=no\nDOMAIN=x\n#TYPE=y\n", "# DOMAIN=no\nDOMAIN=d.test\n#TYPE=y\nTYPE=app\n"},
+		{"appends", "A=1\n", "A=1\nTYPE=app\nDOMAIN=d.test\n"},
+		{"export prefix", "export DOMAIN=x\n", "DOMAIN=d.test\nTYPE=app\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"app/.env.sample": tc.sample})
+			path := filepath.Join(dir, "servers", "default", "d.test.env")
+			r := Recipe{Name: "app", Dir: filepath.Join(dir, "app")}
+			created, err := CreateEnvFile(r, path, "d.test")
+			if err != nil || !created {
+				t.Fatalf("CreateEnvFile = %v, %v", created, err)
+			}
+			b, _ := os.ReadFile(path)
+			if string(b) != tc.want {
+				t.Errorf("env file:\n%s\nwant:\n%s", b, tc.want)
+			}
+			// An existing env file is the user's: not created, not changed.
+			os.WriteFile(path, []byte("MINE=1\n"), 0o644)
+			created, err = CreateEnvFile(r, path, "d.test")
+			b, _ = os.ReadFile(path)
+			if err != nil || created || string(b) != "MINE=1\n" {
+				t.Errorf("second CreateEnvFile = %v, %v, file %q; want false, nil, unchanged", created, err, b)
+			}
+			left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".ccci-env-*"))
+			if len(left) > 0 {
+				t.Errorf("temp files left: %v", left)
+			}
+		})
+	}
+}
+
+func TestCheckSyntaxAndLoad(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"ok/compose.yml":     "services:\n  app:\n    image: x\n    environment:\n      - D=${DOMAIN}\n      - V=${NEEDED}\n",
+		"broken/compose.yml": "services:\n  app: [\n",
+		"ok.env":             "NEEDED=1\n",
+		"missing.env":        "OTHER=1\n",
+	})
+	ok, broken := Recipe{"ok", filepath.Join(dir, "ok")}, Recipe{"broken", filepath.Join(dir, "broken")}
+	if err := CheckSyntax(ok, nil); err != nil {
+		t.Errorf("CheckSyntax(ok) = %v", err)
+	}
+	if err := CheckSyntax(broken, nil); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "broken/compose.yml") {
+		t.Errorf("CheckSyntax(broken) = %v, want an ErrInput naming the file", err)
+	}
+	p, err := Load(ok, filepath.Join(dir, "ok.env"), "d.test")
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	if got := *p.Services["app"].Environment["D"]; got != "d.test" {
+		t.Errorf("DOMAIN interpolated as %q, want d.test", got)
+	}
+	if _, err := Load(ok, filepath.Join(dir, "missing.env"), "d.test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "NEEDED") {
+		t.Errorf("Load with a missing variable = %v, want an ErrInput naming NEEDED", err)
+	}
+}
