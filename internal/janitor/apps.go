@@ -5,21 +5,50 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 )
 
-// apps decides every candidate app, one at a time: a reap holds the app's
-// lock for seconds, and the engine serializes removals anyway.
+// apps decides every candidate. Apps are reaped one at a time (a reap
+// holds the app's lock for seconds, and the engine serializes removals
+// anyway); bare lockfiles — no app — are probed by a few workers, as a
+// pass over thousands of them is syscall-bound (.ci/bench-janitor).
 func (p *pass) apps(ctx context.Context) {
+	var bare []*candidate
 	for _, c := range p.candidates(ctx) {
-		if p.cfg.Look {
-			p.look(ctx, c)
-		} else {
-			p.reap(ctx, c)
+		if c.stack == nil && len(c.envFiles) == 0 {
+			bare = append(bare, c)
+			continue
 		}
+		p.one(ctx, c)
+	}
+	var wg sync.WaitGroup
+	next := make(chan *candidate)
+	for range min(len(bare), 2*runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range next {
+				p.one(ctx, c)
+			}
+		}()
+	}
+	for _, c := range bare {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+}
+
+func (p *pass) one(ctx context.Context, c *candidate) {
+	if p.cfg.Look {
+		p.look(ctx, c)
+	} else {
+		p.reap(ctx, c)
 	}
 }
 
@@ -101,7 +130,9 @@ func (p *pass) held(c *candidate, h *lock.Holder) {
 	it := Item{Action: Live, Kind: "app", Name: c.domain, Domain: c.domain, Detail: lock.Describe(h)}
 	if h != nil {
 		it.Run = h.Run
+		p.mu.Lock()
 		p.liveRuns[h.Run] = true
+		p.mu.Unlock()
 	}
 	p.add(it)
 	if h == nil {

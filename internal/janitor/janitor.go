@@ -24,6 +24,7 @@ package janitor
 import (
 	"context"
 	"regexp"
+	"sync"
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
@@ -115,6 +116,7 @@ func (r *Report) Count(action string) int {
 
 // pass is the state of one Run.
 type pass struct {
+	mu  sync.Mutex // guards rep and the maps while lockfiles are probed in parallel
 	cfg Config
 	rep *Report
 	// runs known dead (a lock of theirs was free) and live (holding one).
@@ -122,6 +124,8 @@ type pass struct {
 }
 
 func (p *pass) add(it Item) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.rep.Items = append(p.rep.Items, it)
 	if p.cfg.Log != nil {
 		p.cfg.Log(it)

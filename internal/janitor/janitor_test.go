@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ import (
 // fakeSwarm is an inventory that Teardown empties; it records, for each
 // teardown, whether the app's lock was held at that moment.
 type fakeSwarm struct {
-	t       *testing.T
+	t       testing.TB
 	inv     swarm.Inventory
 	locks   lock.Backend
 	torn    []string
@@ -62,7 +63,7 @@ type bed struct {
 	abra string
 }
 
-func newBed(t *testing.T, stacks ...*swarm.Stack) *bed {
+func newBed(t testing.TB, stacks ...*swarm.Stack) *bed {
 	dir := t.TempDir()
 	b := &bed{lock: filepath.Join(dir, "lock"), abra: filepath.Join(dir, "abra")}
 	os.MkdirAll(b.lock, 0o755)
@@ -241,5 +242,26 @@ func TestMetricsAtomic(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(dir); len(es) != 1 {
 		t.Errorf("temp files left: %v", es)
+	}
+}
+
+// BenchmarkPass is one pass over 10,000 idle lockfiles of run domains
+// (no app): -bench Pass/check probes them, Pass/reap unlinks them.
+func BenchmarkPass(b *testing.B) {
+	for _, look := range []bool{true, false} {
+		b.Run(map[bool]string{true: "check", false: "reap"}[look], func(b *testing.B) {
+			bd := newBed(b)
+			bd.cfg.Swarm, bd.cfg.Look = nil, look
+			for b.Loop() {
+				b.StopTimer()
+				os.RemoveAll(bd.lock)
+				os.Mkdir(bd.lock, 0o755)
+				for i := range 10000 {
+					os.WriteFile(bd.lockfile("app-"+strconv.Itoa(i)+".ci.example"), nil, 0o644)
+				}
+				b.StartTimer()
+				Run(context.Background(), bd.cfg)
+			}
+		})
 	}
 }
