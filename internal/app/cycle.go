@@ -192,10 +192,6 @@ func (c *Cycle) deploy(ctx context.Context, lt *lifetime.Lifetime, drv Driver, i
 	cctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	err := inst.Swarm.Converge(cctx, inst.App, func(s string) { fmt.Fprintln(c.Env.Stderr, s) })
-	if err == nil && cctx.Err() != nil {
-		// Converge can return nil when cancelled mid-walk: not converged.
-		err = fmt.Errorf("converge: %v", cctx.Err())
-	}
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "converge: ")
 		if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {

@@ -38,7 +38,7 @@ func (c *Client) Converge(ctx context.Context, app *App, progress func(string)) 
 			st, err := c.serviceState(ctx, app.scoped(name))
 			if err != nil {
 				if ctx.Err() != nil {
-					break
+					return fmt.Errorf("converge: %v waiting for %s", ctx.Err(), name)
 				}
 				return fmt.Errorf("converge: %s: %v", name, err)
 			}
