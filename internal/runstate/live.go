@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	"golang.org/x/sys/unix"
 )
 
@@ -137,4 +138,27 @@ func tryExclusive(f *os.File) (held bool, err error) {
 		return false, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
 	}
 	return false, nil
+}
+
+// HoldCurrent holds the live-lock of the environment's run ($CCCI_RUN_ID)
+// if that run was initialised, so that an applet doing work for a run
+// (ccci-lock) keeps it live without creating run directories for callers
+// that never used ccci-runstate. release is never nil.
+func HoldCurrent(env *applet.Env) (release func()) {
+	id := env.Getenv("CCCI_RUN_ID")
+	if id == "" {
+		return func() {}
+	}
+	r, err := Open(Dir(env), id)
+	if err != nil {
+		return func() {}
+	}
+	if _, err := os.Lstat(r.Dir); err != nil {
+		return func() {}
+	}
+	release, err = r.HoldLive()
+	if err != nil {
+		return func() {}
+	}
+	return release
 }
