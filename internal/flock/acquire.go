@@ -2,6 +2,7 @@ package flock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -18,8 +19,12 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := ensureDir(b.dir); err != nil {
-		return nil, err
+	// A probe (the janitor) skips the mkdir: the lock dir nearly always
+	// exists, and openLock's ENOENT below creates it when it does not.
+	if !r.Probe {
+		if err := ensureDir(b.dir); err != nil {
+			return nil, err
+		}
 	}
 	path := b.Path(r.Domain)
 	how := unix.LOCK_EX
@@ -45,6 +50,11 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 	}()
 	for {
 		fd, err := openLock(path, true)
+		if err != nil && r.Probe && errors.Is(err, os.ErrNotExist) {
+			if err = ensureDir(b.dir); err == nil {
+				fd, err = openLock(path, true)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -83,11 +93,15 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 			continue
 		}
 		l := &held{fd: fd, path: path}
-		if r.Shared {
+		switch {
+		case r.Probe:
+			// Looking, not holding: the record keeps describing the last
+			// real holder, and the token sequence is untouched.
+		case r.Shared:
 			// Shared holders must not write; they report the last token.
 			prev, _ := readRecord(fd)
 			l.token = prev.Token
-		} else {
+		default:
 			h := r.Holder
 			if h.Since.IsZero() {
 				h.Since = time.Now()

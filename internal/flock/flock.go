@@ -4,7 +4,12 @@
 //
 // Guarantees (each proven by the test named):
 //   - the kernel lock is the only truth; the holder record written into the
-//     file is diagnostics plus the fencing token (TestTokenIncreases);
+//     file is diagnostics plus the fencing token (TestTokenIncreases), which
+//     keeps increasing when the file is unlinked or its record garbled: it
+//     never falls below the clock in microseconds (TestTokenSurvivesUnlink);
+//   - a Probe request (the janitor) locks without writing a record or
+//     issuing a token (TestProbeRequest); Status skips and reports an entry
+//     it cannot probe, listing the rest (TestStatusSkipsBadEntries);
 //   - the fd is opened O_CLOEXEC|O_NOFOLLOW and must be a regular file with
 //     one link, so no child inherits it and a planted symlink, directory or
 //     hard link is refused untouched (TestOpenRefuses);

@@ -33,23 +33,68 @@ func mustAcquire(t *testing.T, b *Backend, r lock.Request) lock.Lock {
 
 func TestTokenIncreases(t *testing.T) {
 	b := New(t.TempDir())
-	for want := uint64(1); want <= 3; want++ {
+	var prev uint64
+	for i := 0; i < 3; i++ {
 		l := mustAcquire(t, b, req("a.org"))
-		if l.Token() != want {
-			t.Errorf("token = %d, want %d", l.Token(), want)
+		tok := l.Token()
+		if tok <= prev {
+			t.Errorf("token %d after %d: want a larger one", tok, prev)
 		}
 		_, h, err := b.Probe(context.Background(), "a.org")
-		if err != nil || h == nil || h.Token != want || h.Run != "t" || h.PID != os.Getpid() {
-			t.Errorf("record = %+v, %v; want token %d, run t, our pid", h, err, want)
+		if err != nil || h == nil || h.Token != tok || h.Run != "t" || h.PID != os.Getpid() {
+			t.Errorf("record = %+v, %v; want token %d, run t, our pid", h, err, tok)
 		}
 		l.Release()
+		prev = tok
 	}
-	// A garbled record restarts the token rather than failing the lock.
+	// A garbled record loses the previous token; the clock floor still
+	// gives a larger one rather than failing the lock.
 	os.WriteFile(b.Path("a.org"), []byte("\x00garbage"), 0o644)
 	l := mustAcquire(t, b, req("a.org"))
 	defer l.Release()
-	if l.Token() != 1 {
-		t.Errorf("token after garbage = %d, want 1", l.Token())
+	if l.Token() <= prev {
+		t.Errorf("token after garbage = %d, want > %d", l.Token(), prev)
+	}
+}
+
+// TestTokenSurvivesUnlink: a janitor unlinks the lockfile under the lock
+// (so the record and its token are gone); the next acquisition, on a fresh
+// file, still gets a larger token.
+func TestTokenSurvivesUnlink(t *testing.T) {
+	b := New(t.TempDir())
+	var prev uint64
+	for i := 0; i < 3; i++ {
+		l := mustAcquire(t, b, req("a.org"))
+		if l.Token() <= prev {
+			t.Fatalf("round %d: token %d after %d", i, l.Token(), prev)
+		}
+		prev = l.Token()
+		if err := l.Unlink(); err != nil {
+			t.Fatal(err)
+		}
+		l.Release()
+	}
+}
+
+func TestNextToken(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	floor := uint64(now.UnixMicro())
+	for _, tc := range []struct {
+		prev uint64
+		now  time.Time
+		want uint64
+	}{
+		{0, now, floor},              // fresh or unlinked file
+		{5, now, floor},              // an old small-counter record
+		{floor, now, floor + 1},      // two acquisitions in one microsecond
+		{floor + 9, now, floor + 10}, // the clock stepped back a little
+		{0, time.Unix(-5, 0), 1},     // a clock before the epoch
+		{1<<64 - 2, now, 1<<64 - 1},  // the counter at its end
+		{floor, now.Add(time.Second), floor + 1_000_000},
+	} {
+		if got := nextToken(tc.prev, tc.now); got != tc.want {
+			t.Errorf("nextToken(%d, %v) = %d, want %d", tc.prev, tc.now, got, tc.want)
+		}
 	}
 }
 
@@ -187,8 +232,8 @@ func TestWaiterWakes(t *testing.T) {
 	l.Release()
 	select {
 	case l2 := <-got:
-		if l2.Token() != 2 {
-			t.Errorf("waiter's token = %d, want 2", l2.Token())
+		if l2.Token() <= l.Token() {
+			t.Errorf("waiter's token = %d, want > %d", l2.Token(), l.Token())
 		}
 		l2.Release()
 	case <-time.After(deadline):
@@ -253,8 +298,8 @@ func TestUnlinkedWhileWaiting(t *testing.T) {
 	if same, err := sameFile(fd, b.Path("a.org")); !same || err != nil {
 		t.Fatalf("waiter holds an inode the path does not name (%v)", err)
 	}
-	if l2.Token() != 1 {
-		t.Errorf("token on the fresh file = %d, want 1", l2.Token())
+	if l2.Token() <= l.Token() {
+		t.Errorf("token on the fresh file = %d, want > %d", l2.Token(), l.Token())
 	}
 }
 
@@ -313,5 +358,65 @@ func TestCloexec(t *testing.T) {
 	flags, err := unix.FcntlInt(uintptr(l.(*held).fd), syscall.F_GETFD, 0)
 	if err != nil || flags&unix.FD_CLOEXEC == 0 {
 		t.Errorf("fd flags = %#x, %v; want FD_CLOEXEC", flags, err)
+	}
+}
+
+// TestProbeRequest: a Probe acquisition locks (a second one is refused)
+// but writes no record and issues no token, and creates a missing lock dir
+// as a normal acquisition does.
+func TestProbeRequest(t *testing.T) {
+	b := New(filepath.Join(t.TempDir(), "lock"))
+	ctx := context.Background()
+	first := mustAcquire(t, b, req("a.org"))
+	tok := first.Token()
+	first.Release()
+	before, _ := os.ReadFile(b.Path("a.org"))
+
+	p := req("a.org")
+	p.Probe, p.NonBlock = true, true
+	pl := mustAcquire(t, b, p)
+	if pl.Token() != 0 {
+		t.Errorf("probe token = %d, want 0", pl.Token())
+	}
+	if _, err := b.Acquire(ctx, p); !errors.Is(err, lock.ErrWouldBlock) {
+		t.Errorf("second probe while held = %v, want ErrWouldBlock", err)
+	}
+	if after, _ := os.ReadFile(b.Path("a.org")); string(after) != string(before) {
+		t.Errorf("probe rewrote the record: %q -> %q", before, after)
+	}
+	pl.Release()
+	if l := mustAcquire(t, b, req("a.org")); l.Token() <= tok {
+		t.Errorf("token after a probe = %d, want > %d", l.Token(), tok)
+	} else {
+		l.Release()
+	}
+
+	// A missing lock dir is still created, only later (on ENOENT).
+	b2 := New(filepath.Join(t.TempDir(), "fresh"))
+	mustAcquire(t, b2, p).Release()
+	if st, err := os.Stat(b2.Path("a.org")); err != nil || st.Size() != 0 {
+		t.Errorf("probe on a missing dir: %v, %v; want an empty lockfile", st, err)
+	}
+}
+
+// TestStatusSkipsBadEntries: a lockfile that cannot be probed is reported
+// by path and skipped; the others are still listed.
+func TestStatusSkipsBadEntries(t *testing.T) {
+	dir := t.TempDir()
+	b := New(dir)
+	mustAcquire(t, b, req("a.org")).Release()
+	mustAcquire(t, b, req("z.org")).Release()
+	os.Symlink("/etc/passwd", b.Path("m.org"))
+	unix.Mkfifo(b.Path("n.org"), 0o644)
+	es, err := b.Status(context.Background())
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Domain)
+	}
+	if strings.Join(got, " ") != "a.org z.org" {
+		t.Errorf("Status listed %v, want a.org z.org", got)
+	}
+	if err == nil || !strings.Contains(err.Error(), b.Path("m.org")) || !strings.Contains(err.Error(), b.Path("n.org")) {
+		t.Errorf("Status error = %v; want one naming each bad entry", err)
 	}
 }

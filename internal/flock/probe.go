@@ -43,7 +43,10 @@ func probe(path string) (bool, *lock.Holder, error) {
 }
 
 // Status implements lock.Backend: every cc-ci-app-*.lock in the lock dir,
-// by domain. A missing lock dir has no locks.
+// by domain. A missing lock dir has no locks. An entry that cannot be
+// probed (a planted symlink, a FIFO, no permission) is skipped, not fatal:
+// the rest are still listed, and the error returned joins one error per
+// skipped entry, each naming its path (TestStatusSkipsBadEntries).
 func (b *Backend) Status(ctx context.Context) ([]lock.Entry, error) {
 	des, err := os.ReadDir(b.dir)
 	if err != nil {
@@ -53,6 +56,7 @@ func (b *Backend) Status(ctx context.Context) ([]lock.Entry, error) {
 		return nil, err
 	}
 	var es []lock.Entry
+	var bad []error
 	for _, de := range des {
 		d, ok := domainOf(de.Name())
 		if !ok {
@@ -60,10 +64,11 @@ func (b *Backend) Status(ctx context.Context) ([]lock.Entry, error) {
 		}
 		held, h, err := probe(b.Path(d))
 		if err != nil {
-			return es, err
+			bad = append(bad, err)
+			continue
 		}
 		es = append(es, lock.Entry{Domain: d, Held: held, Holder: h})
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].Domain < es[j].Domain })
-	return es, nil
+	return es, errors.Join(bad...)
 }

@@ -57,7 +57,12 @@ func (p *pass) one(ctx context.Context, c *candidate) {
 // the lockfile before releasing it. A run starting meanwhile waits on the
 // lock and, once we release, retries on a fresh lockfile.
 func (p *pass) reap(ctx context.Context, c *candidate) {
-	l, err := p.cfg.Locks.Acquire(ctx, lock.Request{Domain: c.domain, NonBlock: true, Holder: p.cfg.Holder})
+	// A bare lockfile is held for microseconds, only to unlink it: a probe
+	// lock (no record, no token) keeps a pass over thousands cheap
+	// (.ci/bench-janitor). Reaping an app writes our record, so a run
+	// waiting meanwhile is told the janitor holds it.
+	bare := c.stack == nil && len(c.envFiles) == 0
+	l, err := p.cfg.Locks.Acquire(ctx, lock.Request{Domain: c.domain, NonBlock: true, Holder: p.cfg.Holder, Probe: bare})
 	if errors.Is(err, lock.ErrWouldBlock) {
 		held, h, perr := p.cfg.Locks.Probe(ctx, c.domain)
 		if perr == nil && !held {

@@ -43,6 +43,11 @@ type Request struct {
 	NonBlock bool          // fail at once with ErrWouldBlock when held (-n)
 	Wait     time.Duration // give up with ErrTimeout after this long; 0 = no limit (-w)
 	Holder   Holder        // the record to store once acquired (Token is set by the backend)
+	// Probe takes the lock only to look or to reap (the janitor): no holder
+	// record is written and no token issued (Token() is 0), so a pass over
+	// thousands of idle lockfiles costs a few syscalls each. A backend
+	// without a cheaper path (etcd) may ignore it.
+	Probe bool
 	// Notify, if set, is told when the wait starts, every StillEvery while
 	// it goes on, and when the lock is acquired. Progress prints the
 	// contract's lines.
