@@ -173,22 +173,28 @@ func (b *Backend) wait(ctx context.Context, s *concurrency.Session, m *concurren
 	go func() { done <- m.Lock(clientv3.WithRequireLeader(wctx)) }()
 	still := time.NewTicker(lock.StillEvery)
 	defer still.Stop()
+	// Cancellation, the -w timeout and a dead lease end the wait here, not
+	// through Lock's return: the deferred revoke deletes our place in the
+	// queue whatever Lock's goroutine is doing.
 	for {
 		select {
 		case err := <-done:
-			switch {
-			case err == nil:
+			if err == nil {
 				return nil
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case wctx.Err() == context.DeadlineExceeded:
-				return lock.ErrTimeout
-			case sessionDone(s):
-				return fmt.Errorf("etcd lock %s: lease %x expired while waiting (etcd unreachable?)", pfx, s.Lease())
 			}
-			return b.wrap("wait for lock", pfx, err)
+			if ctx.Err() == nil && wctx.Err() == nil && !sessionDone(s) {
+				return b.wrap("wait for lock", pfx, err)
+			}
+			done = nil // one of the cases below is ready
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return lock.ErrTimeout
 		case <-s.Done():
-			cancel() // Lock returns; the case above reports it
+			return fmt.Errorf("etcd lock %s: lease %x expired while waiting (etcd unreachable?)", pfx, s.Lease())
 		case <-still.C:
 			notify(lock.StillWaiting)
 		}

@@ -2,6 +2,8 @@ package etcdlock
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +20,13 @@ type cluster struct {
 
 var script = filepath.Join("..", "..", ".ci", "etcd-cluster")
 
-// startCluster starts a cluster on ports base..base+5; a test that cannot
-// start it fails, never skips.
-func startCluster(base int, dir string) (*cluster, error) {
+// startCluster starts a cluster on free ports; a test that cannot start
+// it fails, never skips.
+func startCluster(dir string) (*cluster, error) {
+	base, err := freeBase()
+	if err != nil {
+		return nil, err
+	}
 	c := &cluster{env: []string{"CCCI_ETCD_CLUSTER_DIR=" + dir, fmt.Sprintf("CCCI_ETCD_PORT_BASE=%d", base)}}
 	out, err := c.run("start")
 	if err != nil {
@@ -49,12 +55,28 @@ func (c *cluster) run(args ...string) (string, error) {
 	return string(out), nil
 }
 
-// Ports: this package uses 42400-42419, tests/ uses 42500 and up, so `go
-// test ./...` running packages side by side starts distinct clusters.
-const (
-	sharedBase = 42400
-	ownBase    = 42410
-)
+// freeBase finds six consecutive free loopback ports for a cluster, so
+// concurrent `go test` runs (and tests/) each get their own.
+func freeBase() (int, error) {
+	for try := 0; try < 100; try++ {
+		base := 30000 + 10*rand.IntN(1000)
+		var ls []net.Listener
+		for p := base; p < base+6; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if len(ls) == 6 {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no six free consecutive loopback ports for etcd")
+}
 
 var (
 	shared     *cluster
@@ -70,7 +92,7 @@ func sharedCluster(t *testing.T) *cluster {
 	sharedOnce.Do(func() {
 		sharedDir, sharedErr = os.MkdirTemp("", "ccci-etcdlock-shared-")
 		if sharedErr == nil {
-			shared, sharedErr = startCluster(sharedBase, sharedDir)
+			shared, sharedErr = startCluster(sharedDir)
 		}
 	})
 	if sharedErr != nil {
@@ -82,7 +104,7 @@ func sharedCluster(t *testing.T) *cluster {
 // ownCluster is a cluster for one test that kills members.
 func ownCluster(t *testing.T) *cluster {
 	t.Helper()
-	c, err := startCluster(ownBase, t.TempDir())
+	c, err := startCluster(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -331,3 +331,52 @@ func TestMembersLost(t *testing.T) {
 	}
 	t.Logf("without quorum: %v", err)
 }
+
+// TestCancelWhileWatching: cancelling ctx ends a waiter that is already
+// watching the holder's key, and takes its key out of the queue.
+func TestCancelWhileWatching(t *testing.T) {
+	c := sharedCluster(t)
+	a, b := backend(t, c), backend(t, c)
+	la, err := a.Acquire(ctx(t), req("cw.org", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Release()
+	cctx, cancel := context.WithCancel(ctx(t))
+	got := make(chan error, 1)
+	go func() {
+		l, err := b.Acquire(cctx, req("cw.org", "b"))
+		if l != nil {
+			l.Release()
+		}
+		got <- err
+	}()
+	// Queued: the waiter's key is under the prefix.
+	end := time.Now().Add(deadline)
+	for {
+		resp, err := a.cli.Get(ctx(t), a.cfg.Prefix, withPrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Kvs) == 2 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("waiter never queued")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(deadline):
+		t.Fatal("waiter still waiting after its context was cancelled")
+	}
+	resp, err := a.cli.Get(ctx(t), a.cfg.Prefix, withPrefix())
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("keys after cancel: %v %v, want only the holder's", resp, err)
+	}
+}

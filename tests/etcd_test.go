@@ -1,0 +1,136 @@
+package tests
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestEtcd runs testdata/etcd: ccci-lock on the etcd backend, each script
+// against a real 3-member cluster of its own started by .ci/etcd-cluster
+// (a script that cannot get one fails, never skips). Scripts stand for
+// hosts by giving each ccci-lock its own CCCI_LOCK_DIR, so no file lock
+// can serialize them: only etcd does.
+func TestEtcd(t *testing.T) {
+	p := params("etcd")
+	setup := p.Setup
+	p.Setup = func(e *testscript.Env) error {
+		if err := setup(e); err != nil {
+			return err
+		}
+		return startEtcd(e)
+	}
+	testscript.Run(t, p)
+}
+
+func init() {
+	cmds["signal"] = cmdSignal
+	cmds["waited"] = cmdWaited
+}
+
+// freeBase finds six consecutive free loopback ports for a cluster, so
+// scripts, packages and concurrent `go test` runs each get their own.
+func freeBase() (int, error) {
+	for try := 0; try < 100; try++ {
+		base := 30000 + 10*int(etcdPorts.Add(1)%1000) + 10*rand.IntN(1000)
+		var ls []net.Listener
+		for p := base; p < base+6; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if len(ls) == 6 {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no six free consecutive loopback ports for etcd")
+}
+
+var etcdPorts atomic.Int32
+
+func startEtcd(e *testscript.Env) error {
+	script, err := filepath.Abs(filepath.Join("..", ".ci", "etcd-cluster"))
+	if err != nil {
+		return err
+	}
+	base, err := freeBase()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(e.WorkDir, ".etcd")
+	env := []string{"CCCI_ETCD_CLUSTER_DIR=" + dir, "CCCI_ETCD_PORT_BASE=" + strconv.Itoa(base)}
+	cmd := exec.Command(script, "start")
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf(".ci/etcd-cluster start: %v\n%s", err, stderr.String())
+	}
+	e.Defer(func() {
+		stop := exec.Command(script, "stop")
+		stop.Env = cmd.Env
+		stop.Run()
+	})
+	endpoints, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "CCCI_ETCD_ENDPOINTS=")
+	if !ok {
+		return fmt.Errorf(".ci/etcd-cluster start printed %q", out)
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		e.Setenv(k, v)
+	}
+	e.Setenv("ETCD_CLUSTER", script)
+	e.Setenv("CCCI_LOCK_BACKEND", "etcd")
+	e.Setenv("CCCI_ETCD_ENDPOINTS", endpoints)
+	return nil
+}
+
+// signal STOP|CONT|KILL|TERM PIDFILE sends the signal to the pid in PIDFILE.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	sigs := map[string]syscall.Signal{"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT, "KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM}
+	if neg || len(args) != 2 || sigs[args[0]] == 0 {
+		ts.Fatalf("usage: signal STOP|CONT|KILL|TERM PIDFILE")
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(args[1])))
+	ts.Check(err)
+	ts.Check(syscall.Kill(pid, sigs[args[0]]))
+}
+
+var acquiredRe = regexp.MustCompile(`acquired \(waited ([^)]+)\)`)
+
+// waited FILE MAX fails unless FILE's "acquired (waited D)" line has D <= MAX.
+func cmdWaited(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waited FILE MAX")
+	}
+	max, err := time.ParseDuration(args[1])
+	ts.Check(err)
+	m := acquiredRe.FindStringSubmatch(ts.ReadFile(args[0]))
+	if m == nil {
+		ts.Fatalf("%s has no acquired line", args[0])
+	}
+	d, err := time.ParseDuration(m[1])
+	ts.Check(err)
+	ts.Logf("waited %v (at most %v)", d, max)
+	if d > max {
+		ts.Fatalf("waited %v, more than %v", d, max)
+	}
+}
