@@ -116,6 +116,7 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o
 		}
 		return applet.ExitUsage
 	}
+	lt.EndOn(l.Lost(), applet.ExitLost, "app lock lost (lease expired; another run may hold it now)")
 	// Released only after Run returned: every process of the run is gone.
 	defer func() {
 		if err := l.Release(); err != nil {

@@ -128,16 +128,8 @@ func (c *Cycle) Run(ctx context.Context) int {
 
 // locked is the part of the cycle under the app lock.
 func (c *Cycle) locked(lt *lifetime.Lifetime, l lock.Lock, drv Driver, inst *Instance, run *runstate.Run) int {
-	ctx, cancel := context.WithCancelCause(lt.Context())
-	defer cancel(nil)
-	errLost := errors.New("app lock lost")
-	go func() {
-		select {
-		case <-l.Lost(): // nil for a kernel flock: never
-			cancel(errLost)
-		case <-ctx.Done():
-		}
-	}()
+	lt.EndOn(l.Lost(), applet.ExitLost, "app lock lost (lease expired; another run may hold it now)")
+	ctx := lt.Context()
 
 	_, statErr := os.Lstat(inst.EnvFile)
 	created := false
@@ -177,8 +169,8 @@ func (c *Cycle) locked(lt *lifetime.Lifetime, l lock.Lock, drv Driver, inst *Ins
 			c.fail(0, "test command: %v", err)
 		}
 	}
-	if context.Cause(ctx) == errLost && lt.Status() == 0 {
-		st = c.fail(1, "%s: %v while deploying; tearing down", inst.Domain, errLost)
+	if lt.Status() != 0 {
+		st = lt.Status() // a signal, the deadline or a lost lock ended the run
 	}
 	return c.teardown(lt, drv, inst, created, true, run, st)
 }

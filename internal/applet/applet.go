@@ -21,6 +21,7 @@ const (
 	ExitConflict  = 1   // lock conflict under -n, or -w timeout
 	ExitUsage     = 2   // usage error or invalid input
 	ExitInvariant = 3   // a run invariant was violated (deploy-count != 1)
+	ExitLost      = 75  // the lock was lost while held (etcd lease expired); EX_TEMPFAIL
 	ExitDeadline  = 124 // the hard deadline expired, as timeout(1)
 	ExitSignal    = 128 // plus the signal number, after teardown completed
 )

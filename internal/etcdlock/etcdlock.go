@@ -33,7 +33,7 @@ import (
 // command ran (the lease expired: holder partitioned or paused past the
 // TTL): the command was torn down, another run may hold the lock now.
 // 75 is EX_TEMPFAIL from sysexits.h: retrying the run is sound.
-const ExitLost = 75
+const ExitLost = applet.ExitLost
 
 func init() {
 	lock.Register("etcd", func(env *applet.Env) (lock.Backend, error) { return Open(env) })

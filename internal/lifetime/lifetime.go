@@ -214,3 +214,19 @@ func sigName(s syscall.Signal) string {
 	}
 	return fmt.Sprintf("signal %d", int(s))
 }
+
+// EndOn enters the teardown funnel with status and reason when ch is
+// closed — a lock lost while held (an etcd lease that expired) — unless the
+// lifetime ended first. A nil ch (a kernel flock is never lost) does nothing.
+func (l *Lifetime) EndOn(ch <-chan struct{}, status int, reason string) {
+	if ch == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-ch:
+			l.enter(status, reason, nil)
+		case <-l.ctx.Done():
+		}
+	}()
+}
