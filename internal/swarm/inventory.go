@@ -74,6 +74,12 @@ func (c *Client) Inventory(ctx context.Context, f Filter) (Inventory, error) {
 		}
 		p := map[string]*[]Resource{"service": &s.Services, "container": &s.Containers, "network": &s.Networks,
 			"volume": &s.Volumes, "secret": &s.Secrets, "config": &s.Configs}[r.Kind]
+		for i, have := range *p {
+			if have.ID == r.ID {
+				(*p)[i] = r // a network named by a service, now listed itself
+				return
+			}
+		}
 		*p = append(*p, r)
 	}
 	if err := c.list(ctx, add); err != nil {
@@ -108,6 +114,14 @@ func (c *Client) list(ctx context.Context, add func(Resource)) error {
 	}
 	for _, s := range svcs.Items {
 		add(Resource{"service", s.ID, s.Spec.Name, s.Spec.Labels})
+		// The networks a service attaches to, by ID: a swarm network can
+		// exist, and be in use, before the node lists it, so a teardown
+		// racing a deploy (a run SIGKILLed mid-deploy) would miss it and
+		// it would appear after --check said "no leaks"
+		// (tests/concurrency TestDeployKills).
+		for _, n := range s.Spec.TaskTemplate.Networks {
+			add(Resource{"network", n.Target, n.Target, s.Spec.Labels})
+		}
 	}
 	if err := c.listContainers(ctx, add); err != nil {
 		return err

@@ -174,20 +174,40 @@ func (c *Client) remove(ctx context.Context, r Resource) error {
 	return err
 }
 
-// settle lists the stack until nothing is left or bound passes, removing
-// again whatever is listed; it returns what is left.
+// SettleQuiet is how long an empty listing must stay empty before settle
+// believes it: the engine lists a swarm network whose creation was in
+// flight when its creator was SIGKILLed up to about a second late, and a
+// teardown that ended before then left it unreported
+// (tests/concurrency TestDeployKills).
+const SettleQuiet = 1500 * time.Millisecond
+
+// settle lists the stack until nothing is left, twice, SettleQuiet apart,
+// or bound passes, removing again whatever is listed; it returns what is
+// left.
 func (c *Client) settle(ctx context.Context, stack string, bound time.Duration) ([]Resource, error) {
 	end := time.Now().Add(bound)
+	var emptySince time.Time
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		inv, err := c.Inventory(ctx, Filter{Stack: stack})
 		if err != nil {
 			return nil, err
 		}
 		st := inv[stack]
-		if st == nil || len(st.All()) == 0 || time.Now().After(end) || ctx.Err() != nil {
-			if st == nil {
+		if st == nil || len(st.All()) == 0 {
+			if emptySince.IsZero() {
+				emptySince = time.Now()
+			}
+			if time.Since(emptySince) >= SettleQuiet || ctx.Err() != nil {
 				return nil, nil
 			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(SettleQuiet - time.Since(emptySince)):
+			}
+			continue
+		}
+		emptySince = time.Time{}
+		if time.Now().After(end) || ctx.Err() != nil {
 			return st.All(), nil
 		}
 		for _, r := range st.All() {
