@@ -5,9 +5,9 @@
 # $ABRA_DIR/recipes) at DOMAIN with its tests (ccci-deploy), then a leak
 # report scoped to DOMAIN (ccci-janitor --check --scope).
 #
-# Exits with ccci-deploy's status when it failed (1, 3 when deploy-count
-# != 1, 124, 143 ...), else with the report's (1 when anything of DOMAIN
-# was left behind). CCCI_DRIVER picks ccci-deploy's --driver (abra or
+# The run directory is removed on exit. Exits with ccci-deploy's status
+# when it failed (1, 3 when deploy-count != 1, 124, 143 ...), else with the
+# report's (1 when anything of DOMAIN was left behind). CCCI_DRIVER picks ccci-deploy's --driver (abra or
 # stack). Runs under ccci-sh and bash alike (tests/testdata/pipeline).
 #
 # Example:
@@ -25,6 +25,9 @@ shift 2
 
 state=$(ccci-runstate init) || exit $?
 eval "$state"
+# The run's directory goes on every way out (a signal too); one left by a
+# SIGKILL is the janitor's.
+trap 'ccci-runstate rm --force >/dev/null 2>&1' EXIT
 
 # No nested expansion inside ${X:+...}: mvdan.cc/sh (ccci-sh) expands the
 # alternative word even when X is unset, which fails under set -u.

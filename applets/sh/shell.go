@@ -33,7 +33,8 @@ type shell struct {
 	exitTrap string
 	errTrap  string
 	pending  []syscall.Signal // trapped signals not yet handled, in order
-	cancel   context.CancelFunc
+	cancel   context.CancelCauseFunc
+	ppid     int // at start: a later change means the parent died
 	jobs     []*job
 	lastBg   string
 
@@ -46,16 +47,16 @@ type shell struct {
 }
 
 func newShell(env *applet.Env) *shell {
-	return &shell{env: env, traps: map[syscall.Signal]string{}, wake: make(chan struct{}, 1), tick: make(chan struct{})}
+	return &shell{env: env, ppid: os.Getppid(), traps: map[syscall.Signal]string{}, wake: make(chan struct{}, 1), tick: make(chan struct{})}
 }
 
 // run interprets file and returns the exit status, running the EXIT trap
 // exactly once on the way out, whatever the way is.
 func (s *shell) run(ctx context.Context, file *syntax.File, name string, stdin io.Reader, params []string) int {
 	s.name = name
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancelCause(ctx)
 	s.setCancel(cancel)
-	defer cancel()
+	defer cancel(nil)
 
 	// Per invocation: an in-process applet that installs its own handlers
 	// gets the same signals, which is intended (its teardown, then our trap).
@@ -84,8 +85,8 @@ func (s *shell) run(ctx context.Context, file *syntax.File, name string, stdin i
 
 	// From here on the run's context may be cancelled; traps get a fresh
 	// one, cancelled in turn by a further untrapped signal.
-	after, cancel2 := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel2()
+	after, cancel2 := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel2(nil)
 	s.setCancel(cancel2)
 
 	if sig := s.fatal.Load(); sig != 0 {
@@ -165,7 +166,7 @@ func (s *shell) runAction(ctx context.Context, r *interp.Runner, name, action st
 	return 0, false
 }
 
-func (s *shell) setCancel(c context.CancelFunc) {
+func (s *shell) setCancel(c context.CancelCauseFunc) {
 	s.mu.Lock()
 	s.cancel = c
 	s.mu.Unlock()

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"mvdan.cc/sh/v3/interp"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 )
 
 // trappable are the signals ccci-sh catches for its whole run. Untrapped,
@@ -49,13 +51,24 @@ func (s *shell) watch(sigs <-chan os.Signal, stop <-chan struct{}) {
 				}
 			default:
 				s.fatal.CompareAndSwap(0, int32(sig))
-				s.cancel()
+				s.cancel(s.ended(sig))
 			}
 			close(s.tick)
 			s.tick = make(chan struct{})
 			s.mu.Unlock()
 		}
 	}
+}
+
+// ended is the cancel cause an in-process applet's lifetime reports as
+// its reason, so that it names the signal whichever of its handler and
+// ours sees it first (tests/testdata/pipeline/cancel, sigkill).
+func (s *shell) ended(sig syscall.Signal) *lifetime.Ended {
+	reason := signalName(sig)
+	if sig == syscall.SIGTERM && os.Getppid() != s.ppid {
+		reason = "parent process died (SIGTERM)"
+	}
+	return &lifetime.Ended{Status: 128 + int(sig), Reason: reason}
 }
 
 func (s *shell) hasPending() bool {
