@@ -47,7 +47,7 @@ const cancelGrace = 45 * time.Second
 
 // TestPipeline runs testdata/pipeline. Each script gets $UNIQ (a domain
 // prefix unique per script and test binary), $SCOPE (^$UNIQ-, for
-// ccci-janitor --scope) and $RECIPES.
+// ccci-janitor --scope), $RECIPES and $SCRIPTS (the repository's scripts/).
 func TestPipeline(t *testing.T) {
 	pipeBedOnce.Do(func() {
 		out, err := exec.Command("../.ci/testbed", "up").CombinedOutput()
@@ -63,6 +63,10 @@ func TestPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scripts, err := filepath.Abs("../scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := params("pipeline")
 	setup := p.Setup
 	p.Setup = func(e *testscript.Env) error {
@@ -73,6 +77,7 @@ func TestPipeline(t *testing.T) {
 		e.Setenv("UNIQ", uniq)
 		e.Setenv("SCOPE", "^"+regexp.QuoteMeta(uniq)+"-")
 		e.Setenv("RECIPES", recipes)
+		e.Setenv("SCRIPTS", scripts)
 		return nil
 	}
 	testscript.Run(t, p)
