@@ -438,3 +438,50 @@ func hasVar(environ, kv []byte) bool {
 	}
 	return false
 }
+
+// TestDroneReplay checks the replay's own pieces: Drone's substitution, the
+// recipe pipeline as .drone.yml spells it, and the exec runner's script
+// (set -e stops at the first failing command; `$` in the trace is literal).
+func TestDroneReplay(t *testing.T) {
+	vars := map[string]string{"DRONE_BUILD_NUMBER": "42"}
+	for _, c := range []struct{ in, want string }{
+		{"${DRONE_BUILD_NUMBER}", "42"},
+		{"$${DRONE_BUILD_NUMBER}", "${DRONE_BUILD_NUMBER}"},
+		{"$${A:-$${B}-${DRONE_BUILD_NUMBER}}", "${A:-${B}-42}"},
+		{"${UNKNOWN}x", "x"},
+		{"$$HOME $x", "$HOME $x"},
+	} {
+		if got := droneSubst(c.in, vars); got != c.want {
+			t.Errorf("droneSubst(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+
+	yml, err := os.ReadFile("../.drone.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := recipePipeline(string(yml), vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range p.Steps {
+		names = append(names, s.Name)
+	}
+	if p.Name != "recipe" || strings.Join(names, " ") != "install deploy" {
+		t.Errorf("recipe pipeline %q with steps %v, want recipe with [install deploy]", p.Name, names)
+	}
+	if got := p.Steps[len(p.Steps)-1].Environment["CCCI_RUN_ID"]; got != "42" {
+		t.Errorf("deploy step CCCI_RUN_ID = %q, want the build number 42", got)
+	}
+
+	script := filepath.Join(t.TempDir(), "step")
+	body := droneScript([]string{`echo "one $0"`, "false", "echo two"})
+	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/bin/sh", "-e", script).CombinedOutput()
+	if want := "+ echo \"one $0\"\none " + script + "\n+ false\n"; string(out) != want || err == nil {
+		t.Errorf("step script: output %q, err %v; want %q and a failure", out, err, want)
+	}
+}
