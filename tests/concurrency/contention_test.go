@@ -151,7 +151,7 @@ func TestDeployContention(t *testing.T) {
 	checkSerial(t, string(lb), n, true)
 	// What each step's EXIT trap does (scripts/drone-step.sh).
 	for i := range n {
-		if st, out := b.run(nil, "ccci-runstate", "--run", fmt.Sprintf("drun%d", i), "rm"); st != 0 {
+		if st, out := b.run(nil, "ccci-runstate", "--run", fmt.Sprintf("drun%d", i), "rm", "--force"); st != 0 {
 			t.Errorf("ccci-runstate rm: exit %d: %s", st, out)
 		}
 	}
