@@ -1,11 +1,18 @@
-// Command benchtool times lock tools for .ci/bench-lock: per-call wall time
-// of uncontended runs, and handoff latency (holder's command ends → the
-// waiter's command starts) for ccci-lock and flock(1).
+// Command benchtool times lock tools for .ci/bench and .ci/bench-lock:
+// per-call wall time and peak memory of uncontended runs, handoff latency
+// (holder's command ends → the waiter's command starts), teardown latency
+// (SIGTERM → lock free) and the package-init cost of a Go binary.
 //
-//	benchtool mean N CMD [ARG...]       mean wall ms of N sequential runs
-//	benchtool handoff N ccci|flock DIR  p50/p99 handoff ms over N handoffs
-//	benchtool hold FIFO STAMP           (internal) block on FIFO, stamp, exit
-//	benchtool stamp STAMP               (internal) stamp, exit
+//	benchtool mean N CMD [ARG...]            mean wall ms of N sequential runs
+//	benchtool call N CMD [ARG...]            median ms, mean ms, median max RSS KiB
+//	benchtool handoff N ccci|flock|poll DIR  p50/p99 handoff ms over N handoffs
+//	benchtool teardown N ccci|flock DIR      p50/p99 ms, SIGTERM → lock free
+//	benchtool inittrace N [-top K] CMD...    GODEBUG=inittrace=1: median init ms
+//	                                         per process, and the top K packages
+//	benchtool hold FIFO STAMP                (internal) block on FIFO, stamp, exit
+//	benchtool stamp STAMP                    (internal) stamp, exit
+//	benchtool sleepstamp STAMP               (internal) stamp, sleep until killed
+//	benchtool poll-lock FILE TRIED CMD...    (internal) a 100 ms polling lock
 package main
 
 import (
@@ -43,6 +50,16 @@ func main() {
 			total += time.Since(t)
 		}
 		fmt.Printf("%.3f\n", ms(total)/float64(n))
+	case "call":
+		call(atoi(os.Args[2]), os.Args[3:])
+	case "teardown":
+		teardown(atoi(os.Args[2]), os.Args[3], os.Args[4])
+	case "inittrace":
+		inittrace(os.Args[2:])
+	case "sleepstamp":
+		sleepstamp(os.Args[2])
+	case "poll-lock":
+		pollLock(os.Args[2], os.Args[3], os.Args[4:])
 	case "handoff":
 		n, _ := strconv.Atoi(os.Args[2])
 		handoff(n, os.Args[3], os.Args[4])
@@ -58,9 +75,14 @@ func handoff(n int, tool, dir string) {
 	os.Remove(fifo)
 	check(syscall.Mkfifo(fifo, 0o600))
 	s0, s1 := filepath.Join(dir, "s0"), filepath.Join(dir, "s1")
-	argv := func(cmd ...string) []string {
-		if tool == "flock" {
-			return append([]string{"flock", filepath.Join(dir, "cc-ci-app-bench.example.lock")}, cmd...)
+	file := filepath.Join(dir, "cc-ci-app-bench.example.lock")
+	tried := filepath.Join(dir, "tried")
+	argv := func(waiter bool, cmd ...string) []string {
+		switch {
+		case tool == "flock", tool == "poll" && !waiter:
+			return append([]string{"flock", file}, cmd...)
+		case tool == "poll":
+			return append([]string{self, "poll-lock", file, tried}, cmd...)
 		}
 		return append([]string{"ccci-lock", "bench.example", "--"}, cmd...)
 	}
@@ -68,10 +90,15 @@ func handoff(n int, tool, dir string) {
 	for i := 0; i < n; i++ {
 		os.Remove(s0)
 		os.Remove(s1)
-		h := start(argv(self, "hold", fifo, s0))
+		os.Remove(tried)
+		h := start(argv(false, self, "hold", fifo, s0))
 		waitHeld(tool, dir)
-		w := start(argv(self, "stamp", s1))
-		waitBlocked(w.Process.Pid)
+		w := start(argv(true, self, "stamp", s1))
+		if tool == "poll" {
+			waitFile(tried)
+		} else {
+			waitBlocked(w.Process.Pid)
+		}
 		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 		check(err)
 		f.Write([]byte{1})
