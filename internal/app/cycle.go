@@ -126,10 +126,39 @@ func (c *Cycle) Run(ctx context.Context) int {
 	return c.locked(lt, l, drv, inst, run)
 }
 
+// reapLeftovers removes what a dead run of this domain left on the swarm (it
+// was SIGKILLed before its teardown, and no janitor has passed since): we
+// hold the app lock, so nothing live owns it, exactly the janitor's
+// reasoning, and the same Teardown. Without this the new run would fail on
+// "secret already exists" (found by tests/concurrency TestDeployKills).
+// The env file is left alone: it may be the operator's.
+func (c *Cycle) reapLeftovers(ctx context.Context, lt *lifetime.Lifetime, inst *Instance) int {
+	stack := names.StackName(inst.Domain)
+	inv, err := inst.Swarm.Inventory(ctx, swarm.Filter{Stack: stack})
+	if err != nil {
+		return c.status(lt, err, "list %s: %v", stack, err)
+	}
+	left := inv[stack]
+	if left == nil || len(left.All()) == 0 {
+		return 0
+	}
+	fmt.Fprintf(c.Env.Stderr, "== deploy: %s: a dead run left %d objects (runs %v); reaping them under the lock ==\n",
+		inst.Domain, len(left.All()), left.Runs)
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), TeardownBound)
+	defer cancel()
+	if _, err := Teardown(tctx, inst.Swarm, inst.Domain, "", swarm.TeardownOptions{}); err != nil {
+		return c.status(lt, err, "%v", err)
+	}
+	return 0
+}
+
 // locked is the part of the cycle under the app lock.
 func (c *Cycle) locked(lt *lifetime.Lifetime, l lock.Lock, drv Driver, inst *Instance, run *runstate.Run) int {
 	lt.EndOn(l.Lost(), applet.ExitLost, "app lock lost (lease expired; another run may hold it now)")
 	ctx := lt.Context()
+	if st := c.reapLeftovers(ctx, lt, inst); st != 0 {
+		return st
+	}
 
 	_, statErr := os.Lstat(inst.EnvFile)
 	created := false
