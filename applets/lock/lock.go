@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
@@ -114,7 +115,7 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o
 		if errors.Is(err, lock.ErrWouldBlock) || errors.Is(err, lock.ErrTimeout) {
 			return o.conflict
 		}
-		return applet.ExitUsage
+		return acquireFailed(err)
 	}
 	lt.EndOn(l.Lost(), applet.ExitLost, "app lock lost (lease expired; another run may hold it now)")
 	// Released only after Run returned: every process of the run is gone.
@@ -149,4 +150,18 @@ func holder(env *applet.Env, argv []string) lock.Holder {
 		cmd = cmd[:197] + "..."
 	}
 	return lock.Holder{Run: run, PID: os.Getpid(), Host: host, Since: time.Now(), Cmd: cmd}
+}
+
+// acquireFailed is the status for a lock that could not be taken at all: a
+// full or failing disk is an operational failure (1); anything else — a
+// symlink, a directory or a foreign file at the lockfile path, a lock dir
+// that is missing its parent or not writable — is bad configuration, which
+// the contract counts as invalid input (2).
+func acquireFailed(err error) int {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO} {
+		if errors.Is(err, e) {
+			return 1
+		}
+	}
+	return applet.ExitUsage
 }

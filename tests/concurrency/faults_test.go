@@ -49,7 +49,8 @@ func TestFullLockDir(t *testing.T) {
 
 	ran := filepath.Join(b.dir, "ran")
 	st, out := b.run(nil, "ccci-lock", fresh, "--", "touch", ran)
-	if st == 0 || !strings.Contains(out, "no space left on device") || !strings.Contains(out, "cc-ci-app-"+fresh+".lock") {
+	// 1, not 2: a full disk is an operational failure, not invalid input.
+	if st != 1 || !strings.Contains(out, "no space left on device") || !strings.Contains(out, "cc-ci-app-"+fresh+".lock") {
 		t.Errorf("new lockfile on a full disk: exit %d, want a clear error naming the file:\n%s", st, out)
 	}
 	if _, err := os.Stat(ran); err == nil {
