@@ -30,17 +30,20 @@ var (
 	deploySeq     atomic.Int64
 )
 
+// bringUpDeployBed runs .ci/testbed once for the package's swarm tests.
+func bringUpDeployBed() {
+	out, err := exec.Command("../.ci/testbed", "up").CombinedOutput()
+	if err != nil {
+		log, _ := exec.Command("../.ci/testbed", "log").CombinedOutput()
+		deployBedErr = fmt.Errorf(".ci/testbed up: %v\n%s\n%s", err, out, log)
+	}
+}
+
 // TestDeploy runs testdata/deploy. Each script gets $UNIQ (unique per
 // script and test binary, so domains never meet a leftover of another
 // run), $RECIPES (the test recipes) and $ABRA_STANDIN (the stand-in's dir).
 func TestDeploy(t *testing.T) {
-	deployBedOnce.Do(func() {
-		out, err := exec.Command("../.ci/testbed", "up").CombinedOutput()
-		if err != nil {
-			log, _ := exec.Command("../.ci/testbed", "log").CombinedOutput()
-			deployBedErr = fmt.Errorf(".ci/testbed up: %v\n%s\n%s", err, out, log)
-		}
-	})
+	deployBedOnce.Do(bringUpDeployBed)
 	if deployBedErr != nil {
 		t.Fatal(deployBedErr)
 	}

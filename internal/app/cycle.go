@@ -155,6 +155,7 @@ func (c *Cycle) reapLeftovers(ctx context.Context, lt *lifetime.Lifetime, inst *
 // locked is the part of the cycle under the app lock.
 func (c *Cycle) locked(lt *lifetime.Lifetime, l lock.Lock, drv Driver, inst *Instance, run *runstate.Run) int {
 	lt.EndOn(l.Lost(), applet.ExitLost, "app lock lost (lease expired; another run may hold it now)")
+	inst.Token = l.Token()
 	ctx := lt.Context()
 	if st := c.reapLeftovers(ctx, lt, inst); st != 0 {
 		return st
@@ -177,7 +178,7 @@ func (c *Cycle) locked(lt *lifetime.Lifetime, l lock.Lock, drv Driver, inst *Ins
 	if inst.App, err = swarm.NewApp(inst.Domain, run.ID, p); err != nil {
 		return c.teardown(lt, drv, inst, created, false, run, c.fail(applet.ExitUsage, "%v", err))
 	}
-	token := strconv.FormatUint(l.Token(), 10)
+	token := strconv.FormatUint(inst.Token, 10)
 	inst.App.Labels = map[string]string{LabelFence: token}
 	// Counted only once the lock is held and just before the first thing
 	// is deployed: the count is of deploys this run made.
@@ -230,6 +231,22 @@ func (c *Cycle) deploy(ctx context.Context, lt *lifetime.Lifetime, drv Driver, i
 func (c *Cycle) teardown(lt *lifetime.Lifetime, drv Driver, inst *Instance, created, counted bool, run *runstate.Run, st int) int {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(lt.Context()), TeardownBound)
 	defer cancel()
+	if newer, err := newerFence(ctx, inst.Swarm, inst.Domain, inst.Token); err != nil || newer > 0 {
+		if err != nil {
+			c.fail(0, "teardown %s: %v", inst.Domain, err)
+		} else {
+			c.fail(0, "teardown %s: not touching it: it now carries fencing token %d, newer than ours (%d); its new holder owns it", inst.Domain, newer, inst.Token)
+			if created { // our own host's env file is still ours to remove
+				if err := os.Remove(inst.EnvFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+					c.fail(0, "teardown %s: %v", inst.Domain, err)
+				}
+			}
+		}
+		if ls := lt.Status(); ls != 0 {
+			return ls
+		}
+		return 1
+	}
 	if counted {
 		if err := drv.Undeploy(ctx, inst); err != nil {
 			fmt.Fprintf(c.Env.Stderr, "ccci-%s: teardown %s: %v (removing the rest)\n", c.Prog, inst.Domain, err)

@@ -37,6 +37,7 @@ type Instance struct {
 	Environ                          []string  // abra's environment (ABRA_DIR set)
 	Log                              io.Writer // where drivers' output goes (stderr)
 	Grace                            time.Duration
+	Token                            uint64 // the lock's fencing token, once held
 }
 
 // Drivers by --driver name.
