@@ -61,7 +61,9 @@ func TestDeploy(t *testing.T) {
 		if err := setup(e); err != nil {
 			return err
 		}
-		e.Setenv("UNIQ", fmt.Sprintf("d%d-%d", os.Getpid()%100000, deploySeq.Add(1)))
+		uniq := fmt.Sprintf("d%d-%d", os.Getpid()%100000, deploySeq.Add(1))
+		e.Setenv("UNIQ", uniq)
+		reapAfter(e, uniq)
 		e.Setenv("RECIPES", recipes)
 		e.Setenv("ABRA_STANDIN", standin)
 		return nil

@@ -28,7 +28,9 @@ func TestFence(t *testing.T) {
 		if err := setup(e); err != nil {
 			return err
 		}
-		e.Setenv("UNIQ", fmt.Sprintf("f%d-%d", os.Getpid()%100000, deploySeq.Add(1)))
+		uniq := fmt.Sprintf("f%d-%d", os.Getpid()%100000, deploySeq.Add(1))
+		e.Setenv("UNIQ", uniq)
+		reapAfter(e, uniq)
 		e.Setenv("RECIPES", recipes)
 		return startEtcd(e)
 	}

@@ -37,7 +37,9 @@ func TestJanitor(t *testing.T) {
 			return err
 		}
 		// Short: a swarm name is at most 64 characters.
-		e.Setenv("UNIQ", fmt.Sprintf("j%d%c", os.Getpid()%100000, 'a'+rune(uniq.Add(1)%26)))
+		u := fmt.Sprintf("j%d%c", os.Getpid()%100000, 'a'+rune(uniq.Add(1)%26))
+		e.Setenv("UNIQ", u)
+		reapAfter(e, u)
 		return nil
 	}
 	testscript.Run(t, p)

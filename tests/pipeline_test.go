@@ -75,6 +75,7 @@ func TestPipeline(t *testing.T) {
 		}
 		uniq := fmt.Sprintf("p%d-%d", os.Getpid()%100000, pipeSeq.Add(1))
 		e.Setenv("UNIQ", uniq)
+		reapAfter(e, uniq)
 		e.Setenv("SCOPE", "^"+regexp.QuoteMeta(uniq)+"-")
 		e.Setenv("RECIPES", recipes)
 		e.Setenv("SCRIPTS", scripts)
