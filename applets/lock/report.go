@@ -35,10 +35,13 @@ func status(ctx context.Context, env *applet.Env, asJSON bool) int {
 		return applet.ExitUsage
 	}
 	defer b.Close()
-	es, err := b.Status(ctx)
-	if err != nil {
-		env.Errorf(prog, "status: %v", err)
-		return 1
+	// A bad entry (a symlink, a directory) does not hide the others: they
+	// are listed, then the bad ones reported, and the status is 1.
+	es, serr := b.Status(ctx)
+	st := applet.ExitOK
+	if serr != nil {
+		defer env.Errorf(prog, "status: %v", serr)
+		st = 1
 	}
 	if asJSON {
 		if es == nil {
@@ -47,7 +50,7 @@ func status(ctx context.Context, env *applet.Env, asJSON bool) int {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(es)
-		return applet.ExitOK
+		return st
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DOMAIN\tSTATE\tRUN\tPID\tHOST\tSINCE")
@@ -63,5 +66,5 @@ func status(ctx context.Context, env *applet.Env, asJSON bool) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Domain, state, run, pid, host, since)
 	}
 	tw.Flush()
-	return applet.ExitOK
+	return st
 }
