@@ -42,17 +42,21 @@ func lifetimeRun() {
 	os.Exit(st)
 }
 
-func TestScript(t *testing.T) {
-	testscript.Run(t, testscript.Params{
+func TestScript(t *testing.T) { testscript.Run(t, scriptParams(nil)) }
+
+// scriptParams: testdata/script, with setup.
+func scriptParams(setup func(*testscript.Env) error) testscript.Params {
+	return testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Setup:               setup,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"waitfile":  cmdWaitfile,
 			"waitmatch": cmdWaitmatch,
 			"pidgone":   cmdPidgone,
 			"sig":       cmdSig,
 		},
-	})
+	}
 }
 
 // deadline bounds every wait in a script: conditions, never bare sleeps.

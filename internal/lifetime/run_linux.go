@@ -111,7 +111,7 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 func (l *Lifetime) start(c Cmd, stdio [3]*os.File) (p *os.Process, m mode, hold *os.File, err error) {
 	modes := []mode{modePIDNS, modeUserPIDNS, modePgroup}
 	reason := ""
-	if l.o.NoPIDNS || forcedNoPIDNS(c.Env) {
+	if l.o.NoPIDNS || envSet(c.Env, "CCCI_NO_PIDNS") {
 		modes, reason = []mode{modePgroup}, "CCCI_NO_PIDNS set"
 	} else {
 		modeMu.Lock()
@@ -144,7 +144,30 @@ func (l *Lifetime) start(c Cmd, stdio [3]*os.File) (p *os.Process, m mode, hold 
 	return nil, 0, nil, fmt.Errorf("start %s: %w", c.Argv[0], err)
 }
 
+// startMode starts the init of c in mode m. In a PID namespace the init is
+// the tiny one (tinyinit/init.c, from a memfd) where there is one, unless
+// CCCI_GO_INIT is set; if it cannot be started, ccci itself is, and if
+// that works the tiny init is not tried again in this process.
 func (l *Lifetime) startMode(c Cmd, stdio [3]*os.File, m mode) (*os.Process, *os.File, error) {
+	if m != modePgroup && !tinyOff.Load() && !envSet(c.Env, "CCCI_GO_INIT") {
+		if f, err := tinyInitFile(); err == nil {
+			p, hold, err := l.startInit(c, stdio, m, f)
+			if err == nil {
+				return p, hold, nil
+			}
+			p, hold, err = l.startInit(c, stdio, m, nil)
+			if err == nil {
+				tinyOff.Store(true)
+			}
+			return p, hold, err
+		}
+	}
+	return l.startInit(c, stdio, m, nil)
+}
+
+// startInit starts /proc/self/exe as the init, or tiny (at fd tinyFD)
+// when it is not nil; both take the same argv.
+func (l *Lifetime) startInit(c Cmd, stdio [3]*os.File, m mode, tiny *os.File) (*os.Process, *os.File, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
@@ -164,10 +187,14 @@ func (l *Lifetime) startMode(c Cmd, stdio [3]*os.File, m mode) (*os.Process, *os
 		sys.Pdeathsig = syscall.SIGTERM
 	}
 	argv := append([]string{"ccci", InitArg, l.prog, m.arg(), l.o.Grace.String()}, c.Argv...)
-	p, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{
+	exe, files := "/proc/self/exe", []*os.File{stdio[0], stdio[1], stdio[2], r}
+	if tiny != nil {
+		exe, files = fmt.Sprintf("/proc/self/fd/%d", tinyFD), append(files, tiny)
+	}
+	p, err := os.StartProcess(exe, argv, &os.ProcAttr{
 		Dir:   c.Dir,
 		Env:   c.Env,
-		Files: []*os.File{stdio[0], stdio[1], stdio[2], r},
+		Files: files,
 		Sys:   sys,
 	})
 	if err != nil {
@@ -185,13 +212,15 @@ func refused(err error) bool {
 		errors.Is(err, syscall.EACCES)
 }
 
-func forcedNoPIDNS(env []string) bool {
+// envSet reports whether key is set, and not to "0", in env (nil: this
+// process's environment): CCCI_NO_PIDNS, CCCI_GO_INIT.
+func envSet(env []string, key string) bool {
 	if env == nil {
 		env = os.Environ()
 	}
 	v := ""
 	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == "CCCI_NO_PIDNS" {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
 			v = val
 		}
 	}
