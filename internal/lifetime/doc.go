@@ -10,8 +10,9 @@
 //     parent context all enter the same funnel: Context is cancelled and
 //     Status says why (128+N, or 124 for the deadline). A further signal
 //     during teardown is logged and ignored (TestScript/second_term).
-//   - Run starts the command in a new PID namespace whose PID 1 is ccci
-//     itself (InitMain). When the command exits, whatever it left running is
+//   - Run starts the command in a new PID namespace whose PID 1 is the tiny
+//     C init (tinyinit/init.c, linux/amd64) or ccci itself (InitMain): the
+//     two behave alike (TestTinyInitLikeGoInit, TestScriptGoInit). When the command exits, whatever it left running is
 //     ended: SIGTERM, Grace, SIGKILL (TestScript/leftover). On the funnel
 //     the whole tree gets SIGTERM, then after Grace SIGKILL, and Run returns
 //     only once the init is reaped: then no process of the run exists
