@@ -16,6 +16,19 @@ import (
 // signals, parent death and SIGKILL against the real kernel.
 func TestLifetime(t *testing.T) { testscript.Run(t, params("lifetime")) }
 
+// TestLifetimeGoInit runs the same scripts with ccci itself as the PID-1
+// init (CCCI_GO_INIT=1), the init other architectures and the fallback use,
+// instead of the tiny C init of linux/amd64.
+func TestLifetimeGoInit(t *testing.T) {
+	p := params("lifetime")
+	setup := p.Setup
+	p.Setup = func(e *testscript.Env) error {
+		e.Setenv("CCCI_GO_INIT", "1")
+		return setup(e)
+	}
+	testscript.Run(t, p)
+}
+
 func init() {
 	cmds["lt-sig"] = cmdLtSig
 	cmds["lt-exited"] = cmdLtExited
