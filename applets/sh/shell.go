@@ -63,7 +63,15 @@ func (s *shell) run(ctx context.Context, file *syntax.File, name string, stdin i
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, trappable...)
 	stop := make(chan struct{})
-	defer func() { signal.Stop(sigs); close(stop) }()
+	defer func() {
+		// After an untrapped signal ended the run, stay registered: the
+		// default action restored by Stop would let a late signal kill us
+		// with its own number (TestSignalStorm); late ones are dropped.
+		if s.fatal.Load() == 0 {
+			signal.Stop(sigs)
+		}
+		close(stop)
+	}()
 	go s.watch(sigs, stop)
 
 	opts := []interp.RunnerOption{

@@ -50,8 +50,12 @@ func (s *shell) watch(sigs <-chan os.Signal, stop <-chan struct{}) {
 				default:
 				}
 			default:
-				s.fatal.CompareAndSwap(0, int32(sig))
-				s.cancel(s.ended(sig))
+				// The first untrapped signal ends the run; later ones
+				// change nothing, so a storm of them cannot cut short
+				// the EXIT trap the first one started (TestSignalStorm).
+				if s.fatal.CompareAndSwap(0, int32(sig)) {
+					s.cancel(s.ended(sig))
+				}
 			}
 			close(s.tick)
 			s.tick = make(chan struct{})
