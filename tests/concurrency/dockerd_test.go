@@ -1,0 +1,88 @@
+package concurrency
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestSoakDockerdRestart restarts the docker daemon while a deploy's test
+// command runs: dockerd is stopped uncleanly (SIGKILL, as a crash or an
+// OOM kill would), and .ci/testbed brings it back (it clears the stale pid
+// file; the swarm comes back by itself). The run must end with a clear
+// status, lose no state (deploy-count = 1 stays readable), and leave
+// nothing a janitor pass does not reap: --check is clean after one pass.
+// Soak only: every other test sharing the daemon would fail meanwhile.
+func TestSoakDockerdRestart(t *testing.T) {
+	soak(t)
+	testbed(t)
+	u := uniq("r")
+	b := newBed(t, "^"+u+"-")
+	b.reapAtEnd()
+	domain := u + "-1.ci.test"
+	run := u + "a"
+	req, ack := filepath.Join(b.dir, "restart.req"), filepath.Join(b.dir, "restart.ack")
+	c := b.cmd([]string{"CCCI_RUN_ID=" + run, "REQ=" + req, "ACK=" + ack}, "ccci-deploy", "--recipe", b.recipe, domain,
+		"--", "sh", "-c", `touch "$REQ"; i=0; while [ ! -e "$ACK" ] && [ $i -lt 2400 ]; do i=$((i+1)); sleep 0.05; done`)
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Minute, "the test command", func() bool { _, err := os.Stat(req); return err == nil })
+
+	pid := dockerdPid(t)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill dockerd %d: %v", pid, err)
+	}
+	waitFor(t, deadline, "dockerd to die", func() bool { return syscall.Kill(pid, 0) != nil })
+	if out, err := exec.Command("../../.ci/testbed", "up").CombinedOutput(); err != nil {
+		log, _ := exec.Command("../../.ci/testbed", "log").CombinedOutput()
+		t.Fatalf(".ci/testbed up after the kill: %v\n%s\n%s", err, out, log)
+	}
+	os.WriteFile(ack, nil, 0o644)
+
+	st := waitCmd(t, c, 5*time.Minute)
+	out := errb.String()
+	t.Logf("deploy across a dockerd restart: exit %d: %s", st, lastLines(out, 4))
+	if st != 0 && st != 1 {
+		t.Errorf("exit %d, want 0 (teardown after the daemon came back) or 1 (a reported failure):\n%s", st, out)
+	}
+	if st == 1 && !strings.Contains(out, "ccci-deploy: ") {
+		t.Errorf("exit 1 without a reason:\n%s", out)
+	}
+	if !strings.Contains(out, "deploy-count = 1") {
+		t.Errorf("deploy-count lost:\n%s", out)
+	}
+	if !b.lockFree(domain, 5*time.Second) {
+		t.Fatal("the lock is still held")
+	}
+	// Whatever the restart left (tasks the swarm rescheduled, an app whose
+	// teardown failed) is listed by --check until one pass reaps it.
+	if st, out := b.janitor(); st != 0 {
+		t.Errorf("janitor pass: %d %s", st, out)
+	}
+	b.nothingLeft(domain)
+	b.run(nil, "ccci-runstate", "--run", run, "rm", "--force")
+	b.clean("after the restart and one janitor pass")
+}
+
+// dockerdPid is the running daemon's pid, from its pid file.
+func dockerdPid(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/var/run/docker.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("/var/run/docker.pid: %v", err)
+	}
+	return pid
+}
