@@ -2,7 +2,8 @@ package compose
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ type Project struct {
 
 // ServiceNames returns the services' names, sorted, so every walk over a
 // project is deterministic.
-func (p *Project) ServiceNames() []string { return sortedKeys(p.Services) }
+func (p *Project) ServiceNames() []string { return slices.Sorted(maps.Keys(p.Services)) }
 
 // Service is one services.<name> entry.
 type Service struct {
@@ -298,13 +299,4 @@ func (s *ServiceNetworks) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*s = out
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,11 +1,11 @@
 package janitor
 
 import (
+	"git.coopcloud.tech/toolshed/ccci/internal/atomicfile"
+
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -97,29 +97,5 @@ func (r *Report) WriteMetrics(path string, now time.Time) error {
 	fmt.Fprintf(&b, "# HELP ccci_janitor_errors Errors in the last pass.\n# TYPE ccci_janitor_errors gauge\nccci_janitor_errors %d\n", r.Count(Failed))
 	fmt.Fprintf(&b, "# HELP ccci_janitor_duration_seconds How long the last pass took.\n# TYPE ccci_janitor_duration_seconds gauge\nccci_janitor_duration_seconds %g\n", r.Took.Seconds())
 	fmt.Fprintf(&b, "# HELP ccci_janitor_last_run_timestamp_seconds When the last pass ended.\n# TYPE ccci_janitor_last_run_timestamp_seconds gauge\nccci_janitor_last_run_timestamp_seconds %d\n", now.Unix())
-	return writeAtomic(path, []byte(b.String()))
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // a no-op once renamed
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write("", path, []byte(b.String()), 0o644)
 }

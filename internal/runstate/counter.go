@@ -1,6 +1,8 @@
 package runstate
 
 import (
+	"git.coopcloud.tech/toolshed/ccci/internal/atomicfile"
+
 	"errors"
 	"fmt"
 	"os"
@@ -38,13 +40,13 @@ func (r *Run) Incr(name string) (int64, error) {
 	// Under the lock no other incr of name is writing, so any temp file of
 	// name is left by one killed between write and rename: drop it. '~' is
 	// not allowed in state names, so name~* matches no other name's temps.
-	if old, _ := filepath.Glob(filepath.Join(tmp, name+"~*")); len(old) > 0 {
+	if old, _ := filepath.Glob(filepath.Join(tmp, atomicfile.TempPattern(name))); len(old) > 0 {
 		for _, o := range old {
 			os.Remove(o)
 		}
 	}
 	n++
-	if err := writeAtomic(tmp, p, []byte(strconv.FormatInt(n, 10)+"\n")); err != nil {
+	if err := atomicfile.Write(tmp, p, []byte(strconv.FormatInt(n, 10)+"\n"), 0o600); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -80,36 +82,4 @@ func readCounter(p string) (int64, error) {
 		return 0, fmt.Errorf("read %s: not a counter: %q", p, s)
 	}
 	return n, nil
-}
-
-// writeAtomic replaces dst with data: temp file in tmpDir (same file
-// system), fsync, rename, fsync of dst's directory. Why the fsync before the
-// rename: without it a crash can leave the new name on an empty file.
-func writeAtomic(tmpDir, dst string, data []byte) error {
-	f, err := os.CreateTemp(tmpDir, filepath.Base(dst)+"~*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op once renamed
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(dst))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -343,12 +343,3 @@ func stringMap(m compose.Mapping) map[string]string {
 }
 
 func fileMode(m uint32) os.FileMode { return os.FileMode(m) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

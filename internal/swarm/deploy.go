@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/swarm"
@@ -21,7 +23,7 @@ const secretLength = 32
 // not ours to reuse.
 func (c *Client) CreateSecrets(ctx context.Context, app *App) ([]string, error) {
 	var created []string
-	for _, key := range sortedKeys(app.Project.Secrets) {
+	for _, key := range slices.Sorted(maps.Keys(app.Project.Secrets)) {
 		if !app.Project.Secrets[key].External {
 			continue
 		}
@@ -60,14 +62,14 @@ func (c *Client) Deploy(ctx context.Context, app *App) error {
 		return err
 	}
 	refs := Refs{Secrets: map[string]string{}, Configs: map[string]string{}}
-	for _, key := range sortedKeys(app.Project.Secrets) {
+	for _, key := range slices.Sorted(maps.Keys(app.Project.Secrets)) {
 		id, err := c.fileObject(ctx, app, key, app.Project.Secrets[key].External, app.Project.Secrets[key].File, true)
 		if err != nil {
 			return err
 		}
 		refs.Secrets[key] = id
 	}
-	for _, key := range sortedKeys(app.Project.Configs) {
+	for _, key := range slices.Sorted(maps.Keys(app.Project.Configs)) {
 		id, err := c.fileObject(ctx, app, key, app.Project.Configs[key].External, app.Project.Configs[key].File, false)
 		if err != nil {
 			return err
@@ -95,7 +97,7 @@ func (c *Client) createNetworks(ctx context.Context, app *App) error {
 			used[n] = true
 		}
 	}
-	for _, key := range sortedKeys(used) {
+	for _, key := range slices.Sorted(maps.Keys(used)) {
 		n := app.Project.Networks[key]
 		name := app.NetworkName(key)
 		if n != nil && n.External {

@@ -3,6 +3,8 @@ package swarm
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,7 +44,7 @@ func (s *Stack) All() []Resource {
 type Inventory map[string]*Stack
 
 // Stacks returns the stack names, sorted.
-func (inv Inventory) Stacks() []string { return sortedKeys(inv) }
+func (inv Inventory) Stacks() []string { return slices.Sorted(maps.Keys(inv)) }
 
 // Filter narrows Inventory. With Stack set, objects of that stack are found
 // by label and, for unlabelled ones (abra's secrets), by the `<stack>_` name
