@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,10 +15,7 @@ import (
 // its successor redeployed (fencing). Each script gets its own etcd cluster
 // and the shared test bed; either missing fails the test.
 func TestFence(t *testing.T) {
-	deployBedOnce.Do(bringUpDeployBed)
-	if deployBedErr != nil {
-		t.Fatal(deployBedErr)
-	}
+	testbed.Need(t, "..")
 	recipes, err := filepath.Abs("testdata/recipes")
 	if err != nil {
 		t.Fatal(err)

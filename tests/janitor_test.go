@@ -10,11 +10,10 @@ package tests
 import (
 	"context"
 	"fmt"
+	"git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,21 +52,10 @@ func init() {
 	cmds["swarmhas"] = cmdSwarmhas
 }
 
-var (
-	bedOnce sync.Once
-	bedErr  error
-)
-
 // bed brings the test bed up once per test binary, or fails the script.
 func bed(ts *testscript.TestScript) {
-	bedOnce.Do(func() {
-		out, err := exec.Command("../.ci/testbed", "up").CombinedOutput()
-		if err != nil {
-			bedErr = fmt.Errorf(".ci/testbed up: %v\n%s", err, out)
-		}
-	})
-	if bedErr != nil {
-		ts.Fatalf("%v", bedErr)
+	if err := testbed.Up(".."); err != nil {
+		ts.Fatalf("%v", err)
 	}
 }
 

@@ -12,6 +12,7 @@ package tests
 import (
 	"bytes"
 	"fmt"
+	"git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,10 +31,8 @@ import (
 )
 
 var (
-	pipeBedOnce sync.Once
-	pipeBedErr  error
-	pipeSeq     atomic.Int64
-	pipeBuilds  sync.Map // "$WORK\x00NAME" -> *droneBuild
+	pipeSeq    atomic.Int64
+	pipeBuilds sync.Map // "$WORK\x00NAME" -> *droneBuild
 )
 
 // buildDeadline bounds a whole build (install, deploy, converge, test,
@@ -49,16 +48,7 @@ const cancelGrace = 45 * time.Second
 // prefix unique per script and test binary), $SCOPE (^$UNIQ-, for
 // ccci-janitor --scope), $RECIPES and $SCRIPTS (the repository's scripts/).
 func TestPipeline(t *testing.T) {
-	pipeBedOnce.Do(func() {
-		out, err := exec.Command("../.ci/testbed", "up").CombinedOutput()
-		if err != nil {
-			log, _ := exec.Command("../.ci/testbed", "log").CombinedOutput()
-			pipeBedErr = fmt.Errorf(".ci/testbed up: %v\n%s\n%s", err, out, log)
-		}
-	})
-	if pipeBedErr != nil {
-		t.Fatal(pipeBedErr)
-	}
+	testbed.Need(t, "..")
 	recipes, err := filepath.Abs("testdata/recipes")
 	if err != nil {
 		t.Fatal(err)

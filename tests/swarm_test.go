@@ -9,11 +9,10 @@ package tests
 import (
 	"context"
 	"fmt"
+	"git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,27 +22,6 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 )
-
-var (
-	testbedOnce sync.Once
-	testbedErr  error
-)
-
-// testbed runs `.ci/testbed up` once per test binary; on failure every
-// swarm test fails with its output and dockerd's log tail.
-func testbed(t *testing.T) {
-	t.Helper()
-	testbedOnce.Do(func() {
-		out, err := exec.Command("../.ci/testbed", "up").CombinedOutput()
-		if err != nil {
-			log, _ := exec.Command("../.ci/testbed", "log").CombinedOutput()
-			testbedErr = fmt.Errorf(".ci/testbed up: %v\n%s\n%s", err, out, log)
-		}
-	})
-	if testbedErr != nil {
-		t.Fatal(testbedErr)
-	}
-}
 
 // deployed is one app deployed by a test, with the test's own API client.
 type deployed struct {
@@ -55,7 +33,7 @@ type deployed struct {
 // deploy loads recipe for a unique domain and deploys it (secrets first).
 func deploy(t *testing.T, recipe string) *deployed {
 	t.Helper()
-	testbed(t)
+	testbed.Need(t, "..")
 	ctx := context.Background()
 	// Short: swarm names are at most 64 characters, and the secret's is
 	// <stack>_db_password_v1. Not under .ci.: the janitor's default

@@ -12,22 +12,19 @@ package concurrency
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
+	tb "git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/moby/moby/client"
 )
 
 // binDir holds the ccci binary built once for the package and its ccci-*
@@ -322,95 +319,13 @@ func noneMarked(t *testing.T, kv string) {
 	}
 }
 
-var (
-	testbedOnce sync.Once
-	testbedErr  error
-)
+// testbed brings dockerd, the swarm and the test image up once; a test
+// needing them FAILS if it cannot.
+func testbed(t *testing.T) { tb.Need(t, "../..") }
 
-// testbed brings dockerd, the swarm and the test image up once, through
-// .ci/testbed; a test needing them FAILS if it cannot.
-func testbed(t *testing.T) {
-	t.Helper()
-	testbedOnce.Do(func() {
-		out, err := exec.Command("../../.ci/testbed", "up").CombinedOutput()
-		if err != nil {
-			log, _ := exec.Command("../../.ci/testbed", "log").CombinedOutput()
-			testbedErr = fmt.Errorf(".ci/testbed up: %v\n%s\n%s", err, out, log)
-		}
-	})
-	if testbedErr != nil {
-		t.Fatal(testbedErr)
-	}
-}
-
-// stackObjects lists "kind name" of every engine object of domain's stack,
-// through this package's own API client (not internal/swarm's Inventory).
-func stackObjects(domain string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	api, err := client.New(client.FromEnv)
-	if err != nil {
-		return nil, err
-	}
-	defer api.Close()
-	stack := strings.ReplaceAll(domain, ".", "_")
-	var left []string
-	mine := func(kind, name string, labels map[string]string) {
-		name = strings.TrimPrefix(name, "/")
-		if labels["com.docker.stack.namespace"] == stack || labels["ccci.domain"] == domain ||
-			strings.HasPrefix(name, stack+"_") || strings.HasPrefix(labels["com.docker.swarm.service.name"], stack+"_") {
-			left = append(left, kind+" "+name)
-		}
-	}
-	svcs, err := api.ServiceList(ctx, client.ServiceListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range svcs.Items {
-		mine("service", s.Spec.Name, s.Spec.Labels)
-	}
-	ctrs, err := api.ContainerList(ctx, client.ContainerListOptions{All: true})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range ctrs.Items {
-		name := c.ID
-		if len(c.Names) > 0 {
-			name = c.Names[0]
-		}
-		mine("container", name, c.Labels)
-	}
-	nets, err := api.NetworkList(ctx, client.NetworkListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range nets.Items {
-		mine("network", n.Name, n.Labels)
-	}
-	vols, err := api.VolumeList(ctx, client.VolumeListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range vols.Items {
-		mine("volume", v.Name, v.Labels)
-	}
-	secs, err := api.SecretList(ctx, client.SecretListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range secs.Items {
-		mine("secret", s.Spec.Name, s.Spec.Labels)
-	}
-	cfgs, err := api.ConfigList(ctx, client.ConfigListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cfgs.Items {
-		mine("config", c.Spec.Name, c.Spec.Labels)
-	}
-	sort.Strings(left)
-	return left, nil
-}
+// stackObjects lists every engine object of domain's stack, through the
+// Engine API directly.
+func stackObjects(domain string) ([]string, error) { return tb.StackObjects(domain) }
 
 // nothingLeft fails if the engine still has anything of domain's stack, or
 // its env file exists.
