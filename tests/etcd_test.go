@@ -2,15 +2,13 @@ package tests
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
+	"git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,37 +38,12 @@ func init() {
 	cmds["waited"] = cmdWaited
 }
 
-// freeBase finds six consecutive free loopback ports for a cluster, so
-// scripts, packages and concurrent `go test` runs each get their own.
-func freeBase() (int, error) {
-	for try := 0; try < 100; try++ {
-		base := 30000 + 10*int(etcdPorts.Add(1)%1000) + 10*rand.IntN(1000)
-		var ls []net.Listener
-		for p := base; p < base+6; p++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				break
-			}
-			ls = append(ls, l)
-		}
-		for _, l := range ls {
-			l.Close()
-		}
-		if len(ls) == 6 {
-			return base, nil
-		}
-	}
-	return 0, fmt.Errorf("no six free consecutive loopback ports for etcd")
-}
-
-var etcdPorts atomic.Int32
-
 func startEtcd(e *testscript.Env) error {
 	script, err := filepath.Abs(filepath.Join("..", ".ci", "etcd-cluster"))
 	if err != nil {
 		return err
 	}
-	base, err := freeBase()
+	base, err := testbed.FreePorts(6) // three members, client and peer port each
 	if err != nil {
 		return err
 	}

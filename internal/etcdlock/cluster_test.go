@@ -2,8 +2,7 @@ package etcdlock
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
+	"git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +22,7 @@ var script = filepath.Join("..", "..", ".ci", "etcd-cluster")
 // startCluster starts a cluster on free ports; a test that cannot start
 // it fails, never skips.
 func startCluster(dir string) (*cluster, error) {
-	base, err := freeBase()
+	base, err := testbed.FreePorts(6) // three members, client and peer port each
 	if err != nil {
 		return nil, err
 	}
@@ -53,29 +52,6 @@ func (c *cluster) run(args ...string) (string, error) {
 		return "", fmt.Errorf(".ci/etcd-cluster %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out), nil
-}
-
-// freeBase finds six consecutive free loopback ports for a cluster, so
-// concurrent `go test` runs (and tests/) each get their own.
-func freeBase() (int, error) {
-	for try := 0; try < 100; try++ {
-		base := 30000 + 10*rand.IntN(1000)
-		var ls []net.Listener
-		for p := base; p < base+6; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				break
-			}
-			ls = append(ls, l)
-		}
-		for _, l := range ls {
-			l.Close()
-		}
-		if len(ls) == 6 {
-			return base, nil
-		}
-	}
-	return 0, fmt.Errorf("no six free consecutive loopback ports for etcd")
 }
 
 var (

@@ -209,26 +209,33 @@ func eventuallyFree(t *testing.T, b *Backend, domain string) {
 	}
 }
 
-// A waiter wakes when the holder releases: no polling interval to wait out.
-func TestWaiterWakes(t *testing.T) {
-	b := New(t.TempDir())
-	l := mustAcquire(t, b, req("a.org"))
+// waiter starts an Acquire of domain in a goroutine and returns once it
+// blocks (its Waiting event); the lock it gets arrives on the channel.
+func waiter(t *testing.T, b *Backend, domain string) <-chan lock.Lock {
 	got := make(chan lock.Lock)
 	waiting := make(chan struct{})
 	go func() {
-		r := req("a.org")
+		r := req(domain)
 		r.Notify = func(e lock.Event) {
 			if e.Kind == lock.Waiting {
 				close(waiting)
 			}
 		}
-		l2, err := b.Acquire(context.Background(), r)
+		l, err := b.Acquire(context.Background(), r)
 		if err != nil {
 			t.Error(err)
 		}
-		got <- l2
+		got <- l
 	}()
 	<-waiting
+	return got
+}
+
+// A waiter wakes when the holder releases: no polling interval to wait out.
+func TestWaiterWakes(t *testing.T) {
+	b := New(t.TempDir())
+	l := mustAcquire(t, b, req("a.org"))
+	got := waiter(t, b, "a.org")
 	l.Release()
 	select {
 	case l2 := <-got:
@@ -270,22 +277,7 @@ func TestAbandonedWaitReleases(t *testing.T) {
 func TestUnlinkedWhileWaiting(t *testing.T) {
 	b := New(t.TempDir())
 	l := mustAcquire(t, b, req("a.org"))
-	got := make(chan lock.Lock)
-	waiting := make(chan struct{})
-	go func() {
-		r := req("a.org")
-		r.Notify = func(e lock.Event) {
-			if e.Kind == lock.Waiting {
-				close(waiting)
-			}
-		}
-		l2, err := b.Acquire(context.Background(), r)
-		if err != nil {
-			t.Error(err)
-		}
-		got <- l2
-	}()
-	<-waiting
+	got := waiter(t, b, "a.org")
 	// The holder (a janitor) unlinks while holding, then releases: the
 	// waiter wakes on the dead inode and must lock a fresh file instead.
 	if err := l.Unlink(); err != nil {

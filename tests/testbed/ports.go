@@ -1,0 +1,36 @@
+package testbed
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync/atomic"
+)
+
+var portSeq atomic.Int32
+
+// FreePorts finds n consecutive free loopback ports and returns the first,
+// so that test etcd clusters of different scripts, packages and concurrent
+// `go test` runs never meet (the sequence spreads callers of one process,
+// the random part separate processes).
+func FreePorts(n int) (int, error) {
+	for try := 0; try < 100; try++ {
+		base := 30000 + 10*int(portSeq.Add(1)%1000) + 10*rand.IntN(1000)
+		var ls []net.Listener
+		for p := base; p < base+n; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if len(ls) == n {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d free consecutive loopback ports", n)
+}
