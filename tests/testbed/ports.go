@@ -13,10 +13,12 @@ var portSeq atomic.Int32
 // FreePorts finds n consecutive free loopback ports and returns the first,
 // so that test etcd clusters of different scripts, packages and concurrent
 // `go test` runs never meet (the sequence spreads callers of one process,
-// the random part separate processes).
+// the random part separate processes). They are taken below the kernel's
+// ephemeral range (32768 and up by default), where an outgoing connection
+// could grab a port between this probe and the cluster binding it.
 func FreePorts(n int) (int, error) {
 	for try := 0; try < 100; try++ {
-		base := 30000 + 10*int(portSeq.Add(1)%1000) + 10*rand.IntN(1000)
+		base := 20000 + 10*((int(portSeq.Add(1))+rand.IntN(1200))%1200)
 		var ls []net.Listener
 		for p := base; p < base+n; p++ {
 			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
