@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,10 +25,33 @@ exit 9
 
 var stormSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP}
 
-// storm sends first to pid, then a random TERM, INT or HUP every few
-// milliseconds until c exits; it returns c's status and how many signals
-// it sent.
-func storm(t *testing.T, r *rand.Rand, c *exec.Cmd, first syscall.Signal, d time.Duration) (int, int) {
+// syncBuffer is a command's stderr that the test may read while the
+// command still writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// storm sends first to pid and waits until the run reports that it is
+// ending (the funnel line on stderr), then sends a random TERM, INT or HUP
+// every few milliseconds until c exits; it returns c's status and how many
+// signals it sent. The storm waits for the funnel because Go's runtime
+// hands pending signals to the program in signal-number order, not arrival
+// order: a SIGINT sent 5 ms after a SIGTERM, both pending before the
+// signal goroutine runs on a loaded machine, reaches the funnel first.
+func storm(t *testing.T, r *rand.Rand, c *exec.Cmd, stderr *syncBuffer, first syscall.Signal, d time.Duration) (int, int) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() { c.Wait(); close(done) }()
@@ -35,6 +59,19 @@ func storm(t *testing.T, r *rand.Rand, c *exec.Cmd, first syscall.Signal, d time
 	syscall.Kill(pid, first)
 	sent := 1
 	end := time.After(d)
+	funnel := time.NewTicker(5 * time.Millisecond)
+	defer funnel.Stop()
+	for !strings.Contains(stderr.String(), "ending the run") {
+		select {
+		case <-done:
+			return status(c.ProcessState), sent
+		case <-end:
+			c.Process.Kill()
+			<-done
+			t.Fatalf("%v: no \"ending the run\" within %v of %v:\n%s", c.Args, d, first, stderr)
+		case <-funnel.C:
+		}
+	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -83,13 +120,13 @@ func TestSignalStorm(t *testing.T) {
 				} else {
 					c = b.cmd(kv, "ccci-lock", "--grace", "10s", domain, "--", "sh", "slow.sh")
 				}
-				var errb bytes.Buffer
+				var errb syncBuffer
 				c.Stderr = &errb
 				if err := c.Start(); err != nil {
 					t.Fatal(err)
 				}
 				waitFor(t, deadline, "the command to be ready", func() bool { _, ok := readPid(ready); return ok })
-				st, sent := storm(t, r, c, first, deadline)
+				st, sent := storm(t, r, c, &errb, first, deadline)
 				out := errb.String()
 				if want := 128 + int(first); st != want {
 					t.Errorf("exit %d, want %d\n%s", st, want, out)
@@ -136,13 +173,13 @@ func TestDeployStorm(t *testing.T) {
 	marker, ready := filepath.Join(b.dir, "marker"), filepath.Join(b.dir, "ready")
 	kv := []string{"MARKER=" + marker, "READY=" + ready, "CHAOS=" + u, "CCCI_RUN_ID=" + u}
 	c := b.cmd(kv, "ccci-deploy", "--recipe", b.recipe, "--grace", "10s", domain, "--", "sh", "slow.sh")
-	var errb bytes.Buffer
+	var errb syncBuffer
 	c.Stderr = &errb
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 3*time.Minute, "the test command to be ready", func() bool { _, ok := readPid(ready); return ok })
-	st, sent := storm(t, r, c, syscall.SIGTERM, 4*time.Minute)
+	st, sent := storm(t, r, c, &errb, syscall.SIGTERM, 4*time.Minute)
 	out := errb.String()
 	if st != 143 {
 		t.Errorf("exit %d, want 143\n%s", st, out)
