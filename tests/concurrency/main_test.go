@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	status := func() int {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, "ccci"), "../..")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build: static
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "concurrency: build ccci:", err)
