@@ -49,10 +49,10 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 		}
 	}()
 	for {
-		fd, err := openLock(path, true)
+		fd, ino, err := openLock(path, true)
 		if err != nil && r.Probe && errors.Is(err, os.ErrNotExist) {
 			if err = ensureDir(b.dir); err == nil {
-				fd, err = openLock(path, true)
+				fd, ino, err = openLock(path, true)
 			}
 		}
 		if err != nil {
@@ -84,7 +84,7 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 		}
 		// A janitor may have unlinked the file while we waited on it: then
 		// we hold a lock nobody else can see, so drop it and start again.
-		same, err := sameFile(fd, path)
+		same, err := sameFile(ino, path)
 		if err != nil || !same {
 			unix.Close(fd)
 			if err != nil {
@@ -92,7 +92,7 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 			}
 			continue
 		}
-		l := &held{fd: fd, path: path}
+		l := &held{fd: fd, ino: ino, path: path}
 		switch {
 		case r.Probe:
 			// Looking, not holding: the record keeps describing the last
@@ -174,6 +174,7 @@ func deref(h *lock.Holder) lock.Holder {
 type held struct {
 	mu    sync.Mutex
 	fd    int // -1 once released
+	ino   inode
 	path  string
 	token uint64
 }
@@ -191,7 +192,7 @@ func (l *held) Unlink() error {
 	if l.fd < 0 {
 		return fmt.Errorf("unlink %s: lock already released", l.path)
 	}
-	same, err := sameFile(l.fd, l.path)
+	same, err := sameFile(l.ino, l.path)
 	if err != nil || !same {
 		return err
 	}

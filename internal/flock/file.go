@@ -15,8 +15,9 @@ import (
 // openLock opens path for locking. create adds O_CREAT (Acquire); Probe
 // never creates. O_NONBLOCK keeps a planted FIFO from hanging the open.
 // The fd is a raw int, not an *os.File: no finalizer can ever close it,
-// and so release the lock, while it is held.
-func openLock(path string, create bool) (int, error) {
+// and so release the lock, while it is held. The returned inode is the
+// fd's, for sameFile: it cannot change while the fd is open.
+func openLock(path string, create bool) (int, inode, error) {
 	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
 	if create {
 		flags |= unix.O_RDWR | unix.O_CREAT
@@ -33,27 +34,30 @@ func openLock(path string, create bool) (int, error) {
 	}
 	if err != nil {
 		if err == unix.ELOOP {
-			return -1, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
+			return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
 		}
-		return -1, &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, &os.PathError{Op: "fstat", Path: path, Err: err}
+		return -1, inode{}, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		unix.Close(fd)
-		return -1, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
 	case st.Nlink > 1:
 		// A hard link planted to a file elsewhere: writing the holder record
 		// would write outside the lock dir.
 		unix.Close(fd)
-		return -1, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
 	}
-	return fd, nil
+	return fd, inode{st.Dev, st.Ino}, nil
 }
+
+// inode identifies a file: what an open fd names for as long as it is open.
+type inode struct{ dev, ino uint64 }
 
 // ensureDir creates a missing lock dir (0755), but never its parents: only
 // the lock dir itself is ever created.
@@ -78,19 +82,17 @@ func flockRetry(fd, how int) error {
 	}
 }
 
-// sameFile reports whether path still names fd's inode (no symlink followed).
-func sameFile(fd int, path string) (bool, error) {
-	var a, b unix.Stat_t
-	if err := unix.Fstat(fd, &a); err != nil {
-		return false, &os.PathError{Op: "fstat", Path: path, Err: err}
-	}
-	if err := unix.Lstat(path, &b); err != nil {
+// sameFile reports whether path still names the inode an open fd has (no
+// symlink followed): one lstat, as the fd's own inode was taken at open.
+func sameFile(fd inode, path string) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
 		if err == unix.ENOENT {
 			return false, nil
 		}
 		return false, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
-	return a.Dev == b.Dev && a.Ino == b.Ino, nil
+	return fd == inode{st.Dev, st.Ino}, nil
 }
 
 // readRecord reads the holder record at the start of fd's file.
@@ -106,7 +108,7 @@ func readRecord(fd int) (lock.Holder, error) {
 // readHolder reads the record of path's current holder for diagnostics;
 // nil when there is none or it cannot be read.
 func readHolder(path string) *lock.Holder {
-	fd, err := openLock(path, false)
+	fd, _, err := openLock(path, false)
 	if err != nil {
 		return nil
 	}

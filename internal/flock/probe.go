@@ -19,7 +19,7 @@ func (b *Backend) Probe(ctx context.Context, domain string) (bool, *lock.Holder,
 }
 
 func probe(path string) (bool, *lock.Holder, error) {
-	fd, err := openLock(path, false)
+	fd, _, err := openLock(path, false)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return false, nil, nil

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
@@ -26,21 +27,19 @@ func (p *pass) apps(ctx context.Context) {
 		}
 		p.one(ctx, c)
 	}
+	// Workers take the next index from a counter, not from a channel: a
+	// channel handoff per lockfile cost more than the syscalls it spread.
 	var wg sync.WaitGroup
-	next := make(chan *candidate)
+	var next atomic.Int64
 	for range min(len(bare), 2*runtime.GOMAXPROCS(0)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for c := range next {
-				p.one(ctx, c)
+			for i := next.Add(1) - 1; i < int64(len(bare)); i = next.Add(1) - 1 {
+				p.one(ctx, bare[i])
 			}
 		}()
 	}
-	for _, c := range bare {
-		next <- c
-	}
-	close(next)
 	wg.Wait()
 }
 
