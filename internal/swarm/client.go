@@ -20,7 +20,6 @@ import (
 
 	"git.coopcloud.tech/toolshed/ccci/internal/compose"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
-	"github.com/moby/moby/client"
 )
 
 // Labels ccci puts on everything it creates, next to docker's namespace.
@@ -32,7 +31,7 @@ const (
 
 // Client is a connection to the Docker Engine API.
 type Client struct {
-	api *client.Client
+	api *engine
 }
 
 // New connects to the engine named by DOCKER_HOST (default the local
@@ -42,26 +41,19 @@ func New(ctx context.Context, getenv func(string) string) (*Client, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	var opts []client.Opt
-	if h := getenv("DOCKER_HOST"); h != "" {
-		opts = append(opts, client.WithHost(h))
-	}
-	if v := getenv("DOCKER_API_VERSION"); v != "" {
-		opts = append(opts, client.WithAPIVersion(v))
-	}
-	api, err := client.New(opts...)
+	api, err := newEngine(getenv("DOCKER_HOST"), getenv("DOCKER_API_VERSION"))
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %v", err)
 	}
-	if _, err := api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		api.Close()
-		return nil, fmt.Errorf("docker ping %s: %v", api.DaemonHost(), err)
+	if err := api.ping(ctx); err != nil {
+		api.close()
+		return nil, fmt.Errorf("docker ping %s: %v", api.host, err)
 	}
 	return &Client{api: api}, nil
 }
 
 // Close releases the connection.
-func (c *Client) Close() error { return c.api.Close() }
+func (c *Client) Close() error { c.api.close(); return nil }
 
 // App is one deployment of a recipe: the domain, the stack it becomes, the
 // run that owns it, and the loaded compose project.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
-	"github.com/moby/moby/client"
 )
 
 // MaxFailedTasks is how many failed or rejected tasks make a service a
@@ -77,18 +76,22 @@ type serviceState struct {
 
 func (c *Client) serviceState(ctx context.Context, service string) (serviceState, error) {
 	var st serviceState
-	svc, err := c.api.ServiceInspect(ctx, service, client.ServiceInspectOptions{})
+	var svc swarm.Service
+	p, err := object("service", service)
+	if err == nil {
+		err = c.api.call(ctx, "GET", p, nil, nil, &svc)
+	}
 	if err != nil {
 		return st, err
 	}
-	tasks, err := c.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.Service.ID)})
-	if err != nil {
+	var tasks []swarm.Task
+	if err := c.api.call(ctx, "GET", "/tasks", filters("service", svc.ID), nil, &tasks); err != nil {
 		return st, err
 	}
 	var failed, live int
 	var lastErr *swarm.Task
-	for i := range tasks.Items {
-		t := &tasks.Items[i]
+	for i := range tasks {
+		t := &tasks[i]
 		switch t.Status.State {
 		case swarm.TaskStateFailed, swarm.TaskStateRejected:
 			failed++
@@ -107,7 +110,7 @@ func (c *Client) serviceState(ctx context.Context, service string) (serviceState
 			st.detail = detail
 		}
 	}
-	if m := svc.Service.Spec.Mode; m.Replicated != nil && m.Replicated.Replicas != nil {
+	if m := svc.Spec.Mode; m.Replicated != nil && m.Replicated.Replicas != nil {
 		st.want = int(*m.Replicated.Replicas)
 	} else {
 		st.want = live
@@ -115,7 +118,7 @@ func (c *Client) serviceState(ctx context.Context, service string) (serviceState
 	switch {
 	case failed >= MaxFailedTasks:
 		st.fatal = fmt.Sprintf("%d tasks failed, last: %s", failed, taskErr(lastErr))
-	case failed > 0 && live == 0 && st.want > 0 && len(tasks.Items) == failed:
+	case failed > 0 && live == 0 && st.want > 0 && len(tasks) == failed:
 		st.fatal = fmt.Sprintf("its task failed and none is left to run: %s", taskErr(lastErr))
 	}
 	return st, nil
@@ -130,11 +133,15 @@ func (c *Client) taskReady(ctx context.Context, t *swarm.Task) (bool, string) {
 	if cs == nil || cs.ContainerID == "" {
 		return false, " (no container yet)"
 	}
-	ins, err := c.api.ContainerInspect(ctx, cs.ContainerID, client.ContainerInspectOptions{})
+	var ins container.InspectResponse
+	p, err := object("container", cs.ContainerID)
+	if err == nil {
+		err = c.api.call(ctx, "GET", p+"/json", nil, nil, &ins)
+	}
 	if err != nil {
 		return false, fmt.Sprintf(" (inspect: %v)", err)
 	}
-	if s := ins.Container.State; s != nil && s.Health != nil && s.Health.Status != container.Healthy {
+	if s := ins.State; s != nil && s.Health != nil && s.Health.Status != container.Healthy {
 		return false, fmt.Sprintf(" (health %s)", s.Health.Status)
 	}
 	return true, ""

@@ -8,9 +8,8 @@ import (
 	"os"
 	"slices"
 
-	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
-	"github.com/moby/moby/client"
 )
 
 // secretLength is the length of generated secret values, abra's default.
@@ -32,8 +31,8 @@ func (c *Client) CreateSecrets(ctx context.Context, app *App) ([]string, error) 
 			Annotations: swarm.Annotations{Name: name, Labels: app.labels(stringMap(app.Project.Secrets[key].Labels))},
 			Data:        []byte(generate(secretLength)),
 		}
-		if _, err := c.api.SecretCreate(ctx, client.SecretCreateOptions{Spec: spec}); err != nil {
-			if errdefs.IsConflict(err) || errdefs.IsAlreadyExists(err) {
+		if err := c.api.call(ctx, "POST", "/secrets/create", nil, spec, nil); err != nil {
+			if isConflict(err) {
 				return created, fmt.Errorf("create secret %s: already exists (a leftover? ccci-janitor reaps it)", name)
 			}
 			return created, fmt.Errorf("create secret %s: %v", name, err)
@@ -81,7 +80,7 @@ func (c *Client) Deploy(ctx context.Context, app *App) error {
 		if err != nil {
 			return err
 		}
-		if _, err := c.api.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec}); err != nil {
+		if err := c.api.call(ctx, "POST", "/services/create", nil, forCreate(spec), nil); err != nil {
 			return fmt.Errorf("create service %s: %v", spec.Name, err)
 		}
 	}
@@ -101,12 +100,16 @@ func (c *Client) createNetworks(ctx context.Context, app *App) error {
 		n := app.Project.Networks[key]
 		name := app.NetworkName(key)
 		if n != nil && n.External {
-			if _, err := c.api.NetworkInspect(ctx, name, client.NetworkInspectOptions{}); err != nil {
+			p, err := object("network", name)
+			if err == nil {
+				err = c.api.call(ctx, "GET", p, nil, nil, nil)
+			}
+			if err != nil {
 				return fmt.Errorf("external network %s: %v", name, err)
 			}
 			continue
 		}
-		opts := client.NetworkCreateOptions{Driver: "overlay", Attachable: true, Labels: app.labels()}
+		opts := network.CreateRequest{Name: name, Driver: "overlay", Attachable: true, Labels: app.labels()}
 		if n != nil {
 			if n.Driver != "" {
 				opts.Driver = n.Driver
@@ -117,7 +120,7 @@ func (c *Client) createNetworks(ctx context.Context, app *App) error {
 		if opts.Driver == "overlay" {
 			opts.Scope = "swarm"
 		}
-		if _, err := c.api.NetworkCreate(ctx, name, opts); err != nil {
+		if err := c.api.call(ctx, "POST", "/networks/create", nil, opts, nil); err != nil {
 			return fmt.Errorf("create network %s: %v", name, err)
 		}
 	}
@@ -146,41 +149,32 @@ func (c *Client) fileObject(ctx context.Context, app *App, key string, external 
 		return "", fmt.Errorf("%s %s: %v", kind, key, err)
 	}
 	ann := swarm.Annotations{Name: name, Labels: app.labels()}
+	var r swarm.ConfigCreateResponse // {"Id": ...}, as secrets answer
 	if secret {
-		r, err := c.api.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{Annotations: ann, Data: data}})
-		if err != nil {
+		if err := c.api.call(ctx, "POST", "/secrets/create", nil, swarm.SecretSpec{Annotations: ann, Data: data}, &r); err != nil {
 			return "", fmt.Errorf("create secret %s: %v", name, err)
 		}
 		return r.ID, nil
 	}
-	r, err := c.api.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{Annotations: ann, Data: data}})
-	if err != nil {
+	if err := c.api.call(ctx, "POST", "/configs/create", nil, swarm.ConfigSpec{Annotations: ann, Data: data}, &r); err != nil {
 		return "", fmt.Errorf("create config %s: %v", name, err)
 	}
 	return r.ID, nil
 }
 
 func (c *Client) lookupFileObject(ctx context.Context, name string, secret bool) (string, error) {
-	f := client.Filters{}.Add("name", name)
+	kind := "/configs"
 	if secret {
-		r, err := c.api.SecretList(ctx, client.SecretListOptions{Filters: f})
-		if err != nil {
-			return "", err
-		}
-		for _, s := range r.Items {
-			if s.Spec.Name == name {
-				return s.ID, nil
-			}
-		}
-	} else {
-		r, err := c.api.ConfigList(ctx, client.ConfigListOptions{Filters: f})
-		if err != nil {
-			return "", err
-		}
-		for _, s := range r.Items {
-			if s.Spec.Name == name {
-				return s.ID, nil
-			}
+		kind = "/secrets"
+	}
+	// Secrets and configs have the same shape: ID and Spec.Name suffice.
+	var items []swarm.Config
+	if err := c.api.call(ctx, "GET", kind, filters("name", name), nil, &items); err != nil {
+		return "", err
+	}
+	for _, s := range items {
+		if s.Spec.Name == name {
+			return s.ID, nil
 		}
 	}
 	return "", fmt.Errorf("not found (abra app secret generate / CreateSecrets first)")

@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
-	"github.com/moby/moby/client"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/volume"
 )
 
 // Resource is one engine object: Kind is service, container, network,
@@ -110,11 +114,11 @@ func stackOf(r Resource, want string) string {
 
 // list calls add for every object of the six kinds.
 func (c *Client) list(ctx context.Context, add func(Resource)) error {
-	svcs, err := c.api.ServiceList(ctx, client.ServiceListOptions{})
-	if err != nil {
+	var svcs []swarm.Service
+	if err := c.api.call(ctx, "GET", "/services", nil, nil, &svcs); err != nil {
 		return fmt.Errorf("list services: %v", err)
 	}
-	for _, s := range svcs.Items {
+	for _, s := range svcs {
 		add(Resource{"service", s.ID, s.Spec.Name, s.Spec.Labels})
 		// The networks a service attaches to, by ID: a swarm network can
 		// exist, and be in use, before the node lists it, so a teardown
@@ -128,43 +132,43 @@ func (c *Client) list(ctx context.Context, add func(Resource)) error {
 	if err := c.listContainers(ctx, add); err != nil {
 		return err
 	}
-	nets, err := c.api.NetworkList(ctx, client.NetworkListOptions{})
-	if err != nil {
+	var nets []network.Summary
+	if err := c.api.call(ctx, "GET", "/networks", nil, nil, &nets); err != nil {
 		return fmt.Errorf("list networks: %v", err)
 	}
-	for _, n := range nets.Items {
+	for _, n := range nets {
 		add(Resource{"network", n.ID, n.Name, n.Labels})
 	}
-	vols, err := c.api.VolumeList(ctx, client.VolumeListOptions{})
-	if err != nil {
+	var vols volume.ListResponse
+	if err := c.api.call(ctx, "GET", "/volumes", nil, nil, &vols); err != nil {
 		return fmt.Errorf("list volumes: %v", err)
 	}
-	for _, v := range vols.Items {
+	for _, v := range vols.Volumes {
 		add(Resource{"volume", v.Name, v.Name, v.Labels})
 	}
-	secs, err := c.api.SecretList(ctx, client.SecretListOptions{})
-	if err != nil {
+	var secs []swarm.Secret
+	if err := c.api.call(ctx, "GET", "/secrets", nil, nil, &secs); err != nil {
 		return fmt.Errorf("list secrets: %v", err)
 	}
-	for _, s := range secs.Items {
+	for _, s := range secs {
 		add(Resource{"secret", s.ID, s.Spec.Name, s.Spec.Labels})
 	}
-	cfgs, err := c.api.ConfigList(ctx, client.ConfigListOptions{})
-	if err != nil {
+	var cfgs []swarm.Config
+	if err := c.api.call(ctx, "GET", "/configs", nil, nil, &cfgs); err != nil {
 		return fmt.Errorf("list configs: %v", err)
 	}
-	for _, s := range cfgs.Items {
+	for _, s := range cfgs {
 		add(Resource{"config", s.ID, s.Spec.Name, s.Spec.Labels})
 	}
 	return nil
 }
 
 func (c *Client) listContainers(ctx context.Context, add func(Resource)) error {
-	ctrs, err := c.api.ContainerList(ctx, client.ContainerListOptions{All: true})
-	if err != nil {
+	var ctrs []container.Summary
+	if err := c.api.call(ctx, "GET", "/containers/json", url.Values{"all": {"1"}}, nil, &ctrs); err != nil {
 		return fmt.Errorf("list containers: %v", err)
 	}
-	for _, k := range ctrs.Items {
+	for _, k := range ctrs {
 		name := k.ID
 		if len(k.Names) > 0 {
 			name = strings.TrimPrefix(k.Names[0], "/")

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
+	"net/url"
+	"strconv"
 )
 
 // TeardownOptions bound and report a Teardown.
@@ -135,11 +135,10 @@ func (c *Client) removeContainers(ctx context.Context, stack string, opts Teardo
 		}
 		for _, r := range left {
 			if opts.StopGrace > 0 && !seen[r.ID] {
-				secs := int(opts.StopGrace.Seconds())
-				c.api.ContainerStop(ctx, r.ID, client.ContainerStopOptions{Timeout: &secs})
+				c.stopContainer(ctx, r.ID, int(opts.StopGrace.Seconds()))
 			}
-			_, err := c.api.ContainerRemove(ctx, r.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-			if (err == nil || errdefs.IsNotFound(err)) && !seen[r.ID] {
+			err := c.remove(ctx, r)
+			if (err == nil || isNotFound(err)) && !seen[r.ID] {
 				removed = append(removed, r)
 			}
 			seen[r.ID] = true
@@ -152,26 +151,34 @@ func (c *Client) removeContainers(ctx context.Context, stack string, opts Teardo
 	}
 }
 
-// remove removes one resource of any kind.
+// remove removes one resource of any kind; containers forcibly, with
+// their anonymous volumes.
 func (c *Client) remove(ctx context.Context, r Resource) error {
-	var err error
+	id := r.ID
+	var q url.Values
 	switch r.Kind {
-	case "service":
-		_, err = c.api.ServiceRemove(ctx, r.ID, client.ServiceRemoveOptions{})
+	case "service", "network", "secret", "config":
 	case "container":
-		_, err = c.api.ContainerRemove(ctx, r.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	case "network":
-		_, err = c.api.NetworkRemove(ctx, r.ID, client.NetworkRemoveOptions{})
+		q = url.Values{"force": {"1"}, "v": {"1"}}
 	case "volume":
-		_, err = c.api.VolumeRemove(ctx, r.Name, client.VolumeRemoveOptions{})
-	case "secret":
-		_, err = c.api.SecretRemove(ctx, r.ID, client.SecretRemoveOptions{})
-	case "config":
-		_, err = c.api.ConfigRemove(ctx, r.ID, client.ConfigRemoveOptions{})
+		id = r.Name
 	default:
-		err = fmt.Errorf("unknown kind %q", r.Kind)
+		return fmt.Errorf("unknown kind %q", r.Kind)
 	}
-	return err
+	p, err := object(r.Kind, id)
+	if err != nil {
+		return err
+	}
+	return c.api.call(ctx, "DELETE", p, q, nil, nil)
+}
+
+// stopContainer stops container id, giving it secs to exit.
+func (c *Client) stopContainer(ctx context.Context, id string, secs int) error {
+	p, err := object("container", id)
+	if err != nil {
+		return err
+	}
+	return c.api.call(ctx, "POST", p+"/stop", url.Values{"t": {strconv.Itoa(secs)}}, nil, nil)
 }
 
 // SettleQuiet is how long an empty listing must stay empty before settle
@@ -223,7 +230,7 @@ func retry(ctx context.Context, bound time.Duration, f func() error) error {
 	end := time.Now().Add(bound)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		err := f()
-		if err == nil || errdefs.IsNotFound(err) {
+		if err == nil || isNotFound(err) {
 			return nil
 		}
 		if time.Now().Add(wait).After(end) {

@@ -1,0 +1,259 @@
+package swarm
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeEngine serves /_ping announcing version (none when ""), records the
+// request paths, and answers everything else with handler.
+type fakeEngine struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (f *fakeEngine) serve(t *testing.T, unix bool, version string, handler http.HandlerFunc) string {
+	t.Helper()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.paths = append(f.paths, r.Method+" "+r.URL.RequestURI())
+		f.mu.Unlock()
+		if r.URL.Path == "/_ping" {
+			if version != "" {
+				w.Header().Set("Api-Version", version)
+			}
+			w.Write([]byte("OK"))
+			return
+		}
+		handler(w, r)
+	})
+	if !unix {
+		s := httptest.NewServer(h)
+		t.Cleanup(s.Close)
+		return "tcp://" + strings.TrimPrefix(s.URL, "http://")
+	}
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewUnstartedServer(h)
+	s.Listener = l
+	s.Start()
+	t.Cleanup(s.Close)
+	return "unix://" + sock
+}
+
+func (f *fakeEngine) last() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.paths[len(f.paths)-1]
+}
+
+func env(kv ...string) func(string) string {
+	return func(k string) string {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i] == k {
+				return kv[i+1]
+			}
+		}
+		return ""
+	}
+}
+
+// TestEngineVersion: the API version is the lower of the engine's and
+// ours, ours when the engine announces none, DOCKER_API_VERSION when set;
+// an engine older than the oldest supported is refused. Over the socket
+// and over tcp.
+func TestEngineVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name, engine, fixed, want, err string
+	}{
+		{name: "older engine", engine: "1.45", want: "/v1.45/services"},
+		{name: "newer engine", engine: "1.99", want: "/v" + maxAPIVersion + "/services"},
+		{name: "none announced", engine: "", want: "/v" + maxAPIVersion + "/services"},
+		{name: "fixed", engine: "1.45", fixed: "1.41", want: "/v1.41/services"},
+		{name: "fixed with v", engine: "1.45", fixed: "v1.44", want: "/v1.44/services"},
+		{name: "too old", engine: "1.30", err: "older than the oldest supported"},
+		{name: "bad fixed", engine: "1.45", fixed: "latest", err: "DOCKER_API_VERSION=latest"},
+	} {
+		for _, unix := range []bool{true, false} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := &fakeEngine{}
+				host := f.serve(t, unix, tc.engine, func(w http.ResponseWriter, r *http.Request) {
+					w.Write([]byte("[]"))
+				})
+				c, err := New(context.Background(), env("DOCKER_HOST", host, "DOCKER_API_VERSION", tc.fixed))
+				if tc.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.err) {
+						t.Fatalf("New: %v, want an error with %q", err, tc.err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				var out []any
+				if err := c.api.call(context.Background(), "GET", "/services", nil, nil, &out); err != nil {
+					t.Fatal(err)
+				}
+				if got := f.last(); got != "GET "+tc.want {
+					t.Errorf("request %q, want GET %s", got, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// TestEngineHost: DOCKER_HOST other than unix:// or tcp:// is an error
+// naming it; an absent socket fails the ping saying where it looked.
+func TestEngineHost(t *testing.T) {
+	for _, tc := range []struct{ host, err string }{
+		{"ssh://me@host", "docker client: DOCKER_HOST=ssh://me@host: want unix://"},
+		{"npipe:////./pipe/docker_engine", "DOCKER_HOST=npipe:"},
+		{"unix://", "DOCKER_HOST=unix://:"},
+		{"/var/run/docker.sock", "DOCKER_HOST=/var/run/docker.sock:"},
+		{"unix:///nonexistent", "docker ping unix:///nonexistent: cannot connect to the docker API at unix:///nonexistent: dial unix /nonexistent"},
+	} {
+		_, err := New(context.Background(), env("DOCKER_HOST", tc.host))
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("DOCKER_HOST=%s: %v, want %q", tc.host, err, tc.err)
+		}
+	}
+}
+
+// TestEngineErrors: the engine's message is the error's, and its status
+// tells not found (404) and conflict (409) apart, as teardown's retries
+// and CreateSecrets' "already exists" need.
+func TestEngineErrors(t *testing.T) {
+	for _, tc := range []struct {
+		status             int
+		ctype, body, msg   string
+		notFound, conflict bool
+	}{
+		{404, "application/json", `{"message":"service x not found"}`, "Error response from daemon: service x not found", true, false},
+		{409, "application/json", `{"message":"volume is in use - [abc]"}`, "Error response from daemon: volume is in use - [abc]", false, true},
+		{500, "text/plain", "boom\n", "Error response from daemon: boom", false, false},
+		{503, "application/json", `{}`, "Error response from daemon: DELETE /v1.47/volumes/a_b: 503 Service Unavailable", false, false},
+	} {
+		f := &fakeEngine{}
+		host := f.serve(t, true, "1.47", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", tc.ctype)
+			w.WriteHeader(tc.status)
+			w.Write([]byte(tc.body))
+		})
+		c, err := New(context.Background(), env("DOCKER_HOST", host))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.remove(context.Background(), Resource{Kind: "volume", ID: "a_b", Name: "a_b"})
+		if err == nil || err.Error() != tc.msg {
+			t.Errorf("%d: error %v, want %q", tc.status, err, tc.msg)
+		}
+		if isNotFound(err) != tc.notFound || isConflict(err) != tc.conflict {
+			t.Errorf("%d: notFound %v conflict %v", tc.status, isNotFound(err), isConflict(err))
+		}
+		c.Close()
+	}
+}
+
+// TestEngineRequests: the paths, queries and bodies sent for removal,
+// stop, lookups by filter and creation.
+func TestEngineRequests(t *testing.T) {
+	f := &fakeEngine{}
+	var body map[string]any
+	host := f.serve(t, true, "1.47", func(w http.ResponseWriter, r *http.Request) {
+		body = nil
+		if r.Method == "POST" && r.ContentLength > 0 {
+			if r.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%s: Content-Type %q", r.URL, r.Header.Get("Content-Type"))
+			}
+			json.NewDecoder(r.Body).Decode(&body)
+		}
+		switch r.URL.Path {
+		case "/v1.47/secrets":
+			w.Write([]byte(`[{"ID":"s1","Spec":{"Name":"other"}},{"ID":"s2","Spec":{"Name":"a_b_x"}}]`))
+		case "/v1.47/secrets/create":
+			w.Write([]byte(`{"ID":"new"}`))
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	c, err := New(context.Background(), env("DOCKER_HOST", host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	q := func(s string) string { return url.QueryEscape(s) }
+	for _, tc := range []struct {
+		do   func() error
+		want string
+	}{
+		{func() error { return c.remove(ctx, Resource{Kind: "container", ID: "c1"}) }, "DELETE /v1.47/containers/c1?force=1&v=1"},
+		{func() error { return c.remove(ctx, Resource{Kind: "service", ID: "s 1"}) }, "DELETE /v1.47/services/s%201"},
+		{func() error { return c.remove(ctx, Resource{Kind: "network", ID: "n1"}) }, "DELETE /v1.47/networks/n1"},
+		{func() error { return c.remove(ctx, Resource{Kind: "volume", ID: "v1", Name: "v1"}) }, "DELETE /v1.47/volumes/v1"},
+		{func() error { return c.remove(ctx, Resource{Kind: "config", ID: "g1"}) }, "DELETE /v1.47/configs/g1"},
+		{func() error { return c.stopContainer(ctx, "c1", 5) }, "POST /v1.47/containers/c1/stop?t=5"},
+		{func() error {
+			id, err := c.lookupFileObject(ctx, "a_b_x", true)
+			if err == nil && id != "s2" {
+				t.Errorf("lookup: id %q, want s2", id)
+			}
+			return err
+		}, "GET /v1.47/secrets?filters=" + q(`{"name":{"a_b_x":true}}`)},
+	} {
+		if err := tc.do(); err != nil {
+			t.Errorf("%s: %v", tc.want, err)
+		}
+		if got := f.last(); got != tc.want {
+			t.Errorf("sent %q, want %q", got, tc.want)
+		}
+	}
+	if err := c.remove(ctx, Resource{Kind: "secret", ID: " "}); err == nil || !strings.Contains(err.Error(), "value is empty") {
+		t.Errorf("empty id: %v", err)
+	}
+	if got := filters("label", "a=b", "label", "c=d").Get("filters"); got != `{"label":{"a=b":true,"c=d":true}}` {
+		t.Errorf("filters: %s", got)
+	}
+}
+
+// TestImageWithTag: images get the moby client's default tag and
+// familiar form; invalid references are left alone.
+func TestImageWithTag(t *testing.T) {
+	const dgst = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for in, want := range map[string]string{
+		"nginx":                                 "nginx:latest",
+		"nginx:1.27":                            "nginx:1.27",
+		"ccci-test-app:latest":                  "ccci-test-app:latest",
+		"docker.io/library/nginx":               "nginx:latest",
+		"index.docker.io/library/nginx:1":       "nginx:1",
+		"docker.io/traefik/whoami":              "traefik/whoami:latest",
+		"git.coopcloud.tech/coop-cloud/app:2.0": "git.coopcloud.tech/coop-cloud/app:2.0",
+		"localhost:5000/app":                    "localhost:5000/app:latest",
+		"localhost/app":                         "localhost/app:latest",
+		"nginx@" + dgst:                         "nginx@" + dgst,
+		"nginx:1@" + dgst:                       "nginx:1@" + dgst,
+		"a/b/c":                                 "a/b/c:latest",
+		"nginx:Stable-1":                        "nginx:Stable-1",
+		"nginx@sha256:0123":                     "",
+		"Nginx":                                 "",
+		"nginx:":                                "",
+		"-bad":                                  "",
+		strings.Repeat("ab", 32):                "",
+	} {
+		if got := imageWithTag(in); got != want {
+			t.Errorf("imageWithTag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
