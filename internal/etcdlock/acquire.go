@@ -13,8 +13,11 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 )
 
-// Acquire takes domain's lock: one request when it is free; otherwise it
-// reports the holder, queues behind it and watches the key ahead of it go.
+// Acquire takes domain's lock. Free, it costs two requests after the lease:
+// one txn queues our key with the holder record as its value and reads the
+// oldest key, then the mutex's TryLock, a read-only txn. Held, it reports
+// the holder from that same read, and the mutex waits for the keys ahead of
+// ours to go.
 func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error) {
 	if r.Shared {
 		return nil, errors.New("etcd lock backend: shared locks (-s) are not supported; use the file backend")
@@ -34,29 +37,75 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 			b.endSession(s, cancelSession)
 		}
 	}()
-	m := concurrency.NewMutex(s, pfx)
-	err = b.retryNoLeader(ctx, func(ctx context.Context) error { return m.TryLock(ctx) })
-	switch {
-	case err == nil:
-	case errors.Is(err, concurrency.ErrLocked):
-		if r.NonBlock {
-			return nil, lock.ErrWouldBlock
-		}
-		if err := b.wait(ctx, s, m, pfx, r, start); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, b.wrap("lock", pfx, err)
-	}
-	l, err := b.hold(ctx, s, cancelSession, m, pfx, r.Holder)
+	owner, first, err := b.enqueue(ctx, s, pfx, r.Holder)
 	if err != nil {
 		return nil, err
 	}
+	m := concurrency.NewMutex(s, pfx)
+	rec, fresh := r.Holder, true
+	if first {
+		// Our key is there and the oldest: TryLock only reads it back
+		// (its put is conditional on the key being absent), to set the
+		// mutex's key and revision that IsOwner guards with.
+		err = b.retryNoLeader(ctx, func(ctx context.Context) error { return m.TryLock(ctx) })
+		if errors.Is(err, concurrency.ErrLocked) {
+			// Our key vanished (lease lost) and an older came meanwhile:
+			// TryLock took ours out; queue again, unrecorded.
+			first, fresh = false, false
+		} else if err != nil {
+			return nil, b.wrap("lock", pfx, err)
+		}
+	}
+	if !first {
+		if r.NonBlock {
+			return nil, lock.ErrWouldBlock
+		}
+		if err := b.wait(ctx, s, m, pfx, r, owner, start); err != nil {
+			return nil, err
+		}
+		// The record on our key says since when we queued; the one
+		// written after acquiring says since when we hold.
+		rec.Since, fresh = time.Now(), false
+	}
+	l := b.hold(s, cancelSession, m, rec, fresh)
 	held = true
 	if r.Notify != nil {
 		r.Notify(lock.Event{Kind: lock.Acquired, Domain: r.Domain, Holder: l.rec, Waited: time.Since(start)})
 	}
 	return l, nil
+}
+
+// enqueue puts our key (the one the mutex computes: pfx/<lease in hex>)
+// with rec as its value, unless it exists already (a retried request that
+// did reach etcd), and reads the oldest key under pfx in the same txn: the
+// holder, first when it is ours. The holder record is thus on the key
+// before the lock is ours, and waiters learn whom they wait for without
+// another request.
+func (b *Backend) enqueue(ctx context.Context, s *concurrency.Session, pfx string, rec lock.Holder) (owner lock.Holder, first bool, err error) {
+	key := fmt.Sprintf("%s/%x", pfx, s.Lease())
+	var resp *clientv3.TxnResponse
+	err = b.retryNoLeader(ctx, func(ctx context.Context) error {
+		var err error
+		resp, err = b.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, encode(rec), clientv3.WithLease(s.Lease())), clientv3.OpGet(pfx+"/", clientv3.WithFirstCreate()...)).
+			Else(clientv3.OpGet(key), clientv3.OpGet(pfx+"/", clientv3.WithFirstCreate()...)).
+			Commit()
+		return err
+	})
+	if err != nil {
+		return owner, false, b.wrap("queue", key, err)
+	}
+	mine := resp.Header.Revision
+	if !resp.Succeeded {
+		mine = resp.Responses[0].GetResponseRange().Kvs[0].CreateRevision
+	}
+	kvs := resp.Responses[1].GetResponseRange().Kvs
+	if len(kvs) == 0 { // not even ours: its lease died meanwhile
+		return owner, false, fmt.Errorf("etcd lock %s: lease %x expired before the key was queued", pfx, s.Lease())
+	}
+	owner = decode(kvs[0].Value)
+	owner.Token = uint64(kvs[0].CreateRevision)
+	return owner, kvs[0].CreateRevision == mine, nil
 }
 
 // session grants this holder's own lease and keeps it alive. Its context is
@@ -83,11 +132,13 @@ func (b *Backend) session(ctx context.Context) (*concurrency.Session, context.Ca
 	return s, cancel, nil
 }
 
-// endSession stops renewing the lease and revokes it, which deletes every
-// key of this holder (its lock or its place in the queue) at once.
+// endSession revokes the lease, which deletes every key of this holder (its
+// lock or its place in the queue) at once, then stops renewing it. Revoking
+// first: the renewal loop's shutdown is not on the path to the next
+// waiter's wake-up.
 func (b *Backend) endSession(s *concurrency.Session, cancel context.CancelFunc) error {
-	s.Orphan()
-	cancel()
+	defer cancel()
+	defer s.Orphan()
 	rctx, c := b.reqCtx(context.Background())
 	defer c()
 	_, err := b.cli.Revoke(rctx, s.Lease())
@@ -149,7 +200,7 @@ func retryable(err error) bool {
 
 // wait queues behind the holder and blocks until the lock is ours, r.Wait
 // passes, ctx ends, or our lease dies (partitioned while waiting).
-func (b *Backend) wait(ctx context.Context, s *concurrency.Session, m *concurrency.Mutex, pfx string, r lock.Request, start time.Time) error {
+func (b *Backend) wait(ctx context.Context, s *concurrency.Session, m *concurrency.Mutex, pfx string, r lock.Request, owner lock.Holder, start time.Time) error {
 	notify := func(kind lock.EventKind) {
 		if r.Notify == nil {
 			return
@@ -160,7 +211,9 @@ func (b *Backend) wait(ctx context.Context, s *concurrency.Session, m *concurren
 		}
 		r.Notify(ev)
 	}
-	notify(lock.Waiting)
+	if r.Notify != nil {
+		r.Notify(lock.Event{Kind: lock.Waiting, Domain: r.Domain, Holder: owner, Waited: time.Since(start)})
+	}
 
 	wctx, cancel := context.WithCancel(ctx)
 	if r.Wait > 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
@@ -21,41 +22,67 @@ type held struct {
 	m      *concurrency.Mutex
 	key    string
 	rec    lock.Holder
-	lost   chan struct{}
+
+	lost     chan struct{}
+	lostOnce sync.Once
 
 	once     sync.Once
 	released chan struct{}
+
+	recCancel context.CancelFunc // ends a record write still under way
+	recDone   chan struct{}      // closed once the record write is over
 }
 
-// hold records the holder on our key and watches the lease. The write is
-// guarded by IsOwner (our key's create revision, the token): a txn with no
-// write would be answered from local state, and after a pause the lease
-// may be gone while this goroutine already runs again.
-func (b *Backend) hold(ctx context.Context, s *concurrency.Session, cancel context.CancelFunc, m *concurrency.Mutex, pfx string, rec lock.Holder) (*held, error) {
-	key := m.Key()
+// hold makes an acquired mutex a Lock. The token is the mutex's own
+// revision of our key (its create revision, the one IsOwner compares), so
+// no request is needed. Unless fresh (the record on our key is the one to
+// keep), the record is rewritten in the background, guarded by IsOwner,
+// while the command starts: a waiter's handoff costs no write. A reader in
+// that window sees the record from when we queued.
+func (b *Backend) hold(s *concurrency.Session, cancel context.CancelFunc, m *concurrency.Mutex, rec lock.Holder, fresh bool) *held {
+	rec.Token = uint64(createRevision(m))
+	rctx, rcancel := context.WithCancel(context.Background())
+	l := &held{b: b, s: s, cancel: cancel, m: m, key: m.Key(), rec: rec,
+		lost: make(chan struct{}), released: make(chan struct{}),
+		recCancel: rcancel, recDone: make(chan struct{})}
+	if fresh {
+		close(l.recDone)
+	} else {
+		go l.record(rctx)
+	}
+	go l.watchLease()
+	return l
+}
+
+// createRevision is the create revision of the mutex's key, read from the
+// comparison IsOwner builds from it.
+func createRevision(m *concurrency.Mutex) int64 {
+	c := m.IsOwner()
+	if t, ok := c.GetCompare().GetTargetUnion().(*pb.Compare_CreateRevision); ok {
+		return t.CreateRevision
+	}
+	return 0
+}
+
+// record writes the holder record on our key, only while it is ours: a txn
+// with no write would be answered from local state, and after a pause the
+// lease may be gone while this goroutine already runs again. A failed guard
+// means the lock is lost.
+func (l *held) record(ctx context.Context) {
+	defer close(l.recDone)
 	var resp *clientv3.TxnResponse
-	err := b.retryNoLeader(ctx, func(ctx context.Context) error {
+	err := l.b.retryNoLeader(ctx, func(ctx context.Context) error {
 		var err error
-		resp, err = b.cli.Txn(ctx).If(m.IsOwner()).
-			Then(clientv3.OpPut(key, encode(rec), clientv3.WithLease(s.Lease())), clientv3.OpGet(key)).
+		resp, err = l.b.cli.Txn(ctx).If(l.m.IsOwner()).
+			Then(clientv3.OpPut(l.key, encode(l.rec), clientv3.WithLease(l.s.Lease()))).
 			Commit()
 		return err
 	})
-	if err != nil {
-		return nil, b.wrap("record holder", key, err)
+	if err == nil && !resp.Succeeded {
+		l.markLost()
 	}
-	if !resp.Succeeded {
-		return nil, fmt.Errorf("etcd lock %s: lost before it was recorded (lease %x expired)", pfx, s.Lease())
-	}
-	kvs := resp.Responses[1].GetResponseRange().Kvs
-	if len(kvs) == 0 {
-		return nil, fmt.Errorf("etcd lock %s: key %s vanished after it was recorded", pfx, key)
-	}
-	rec.Token = uint64(kvs[0].CreateRevision)
-	l := &held{b: b, s: s, cancel: cancel, m: m, key: key, rec: rec,
-		lost: make(chan struct{}), released: make(chan struct{})}
-	go l.watchLease()
-	return l, nil
+	// Any other failure leaves the record from when we queued; the lock
+	// itself is unaffected, and a lost lease is caught by watchLease.
 }
 
 // watchLease closes lost when the lease dies before Release: the client's
@@ -64,12 +91,17 @@ func (b *Backend) hold(ctx context.Context, s *concurrency.Session, cancel conte
 func (l *held) watchLease() {
 	select {
 	case <-l.s.Done():
-		select {
-		case <-l.released:
-		default:
-			close(l.lost)
-		}
+		l.markLost()
 	case <-l.released:
+	}
+}
+
+// markLost closes lost, unless the lock was released first.
+func (l *held) markLost() {
+	select {
+	case <-l.released:
+	default:
+		l.lostOnce.Do(func() { close(l.lost) })
 	}
 }
 
@@ -96,12 +128,15 @@ func (l *held) Unlink() error {
 var errLost = errors.New("lock lost (lease expired)")
 
 // Release revokes the lease: one request deletes our key, which wakes the
-// next waiter. Revoking only ever touches this holder's own keys, so a stale
-// holder cannot release a newer holder's lock.
+// next waiter (a delete first would be one more request before the revoke,
+// and wake it no sooner). Revoking only ever touches this holder's own
+// keys, so a stale holder cannot release a newer holder's lock.
 func (l *held) Release() error {
 	err := os.ErrClosed
 	l.once.Do(func() {
 		close(l.released)
+		l.recCancel()
+		<-l.recDone
 		err = l.b.endSession(l.s, l.cancel)
 	})
 	return err
