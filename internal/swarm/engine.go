@@ -1,12 +1,5 @@
 package swarm
 
-// engine is the little of the Docker Engine API this package needs: JSON
-// over HTTP on the unix socket (or plain tcp), the API version negotiated
-// once as the docker CLI does. It replaces github.com/moby/moby/client,
-// whose ~45 packages ran their init (regexps, otel) on every ccci call
-// whether or not it talked to docker; the wire structs still come from
-// github.com/moby/moby/api/types.
-
 import (
 	"bytes"
 	"context"
@@ -33,6 +26,13 @@ const (
 	maxErrorBody = 1 << 20
 )
 
+// engine is the little of the Docker Engine API this package needs: JSON
+// over HTTP on the unix socket (or plain tcp), the API version negotiated
+// once as the docker CLI does (TestEngineVersion, TestEngineErrors,
+// TestEngineRequests). It replaces github.com/moby/moby/client, whose ~45
+// packages ran their init (regexps, otel) on every ccci call whether or
+// not it talked to docker; the wire structs still come from
+// github.com/moby/moby/api/types.
 type engine struct {
 	host    string // DOCKER_HOST as given, for messages
 	scheme  string // "unix" or "tcp"
