@@ -19,9 +19,12 @@
 //     CCCI_ETCD_TIMEOUT: a cluster without quorum is an error in about a
 //     second or two, never a hang, and never a lock; TestNoQuorum.
 //
-// The holder record (lock.Holder as JSON) is the value of the holder's key,
-// written under its lease once acquired; a waiter reads the oldest key under
-// the domain's prefix to say whom it waits for.
+// The holder record (lock.Holder as JSON) is the value of each key, put
+// with the key as it is queued, in the txn that also reads the oldest key
+// (the holder, whom a waiter names); a waiter rewrites it once it holds,
+// guarded by the token, while its command starts (TestRecordAfterWait).
+// The token is the mutex's own revision of the key, so a handoff costs no
+// write between the waiter's wake-up and its command.
 package etcdlock
 
 import (

@@ -380,3 +380,63 @@ func TestCancelWhileWatching(t *testing.T) {
 		t.Fatalf("keys after cancel: %v %v, want only the holder's", resp, err)
 	}
 }
+
+// TestRecordAfterWait: a waiter's key carries its record while it queues
+// (readers still name the oldest key's holder), and once it holds the lock
+// the record says since when it holds, not since when it queued.
+func TestRecordAfterWait(t *testing.T) {
+	c := sharedCluster(t)
+	a, b := backend(t, c), backend(t, c)
+	la, err := a.Acquire(ctx(t), req("since.org", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := req("since.org", "b")
+	r.Holder.Since = queued
+	waiting := make(chan struct{})
+	r.Notify = func(e lock.Event) {
+		if e.Kind == lock.Waiting {
+			close(waiting)
+		}
+	}
+	got := make(chan lock.Lock, 1)
+	go func() {
+		l, err := b.Acquire(ctx(t), r)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- l
+	}()
+	<-waiting
+	if _, h, err := a.Probe(ctx(t), "since.org"); err != nil || h == nil || h.Run != "a" {
+		t.Fatalf("probe while b queues: %+v %v, want a", h, err)
+	}
+	released := time.Now()
+	if err := la.Release(); err != nil {
+		t.Fatal(err)
+	}
+	lb := <-got
+	if lb == nil {
+		t.FailNow()
+	}
+	defer lb.Release()
+	if s := lb.(*held).Holder().Since; s.Before(released) {
+		t.Fatalf("Holder().Since %v, before the release at %v", s, released)
+	}
+	for end := time.Now().Add(deadline); ; time.Sleep(10 * time.Millisecond) {
+		_, h, err := a.Probe(ctx(t), "since.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == nil || h.Run != "b" || h.Token != lb.Token() {
+			t.Fatalf("probe after handoff: %+v, want b with token %d", h, lb.Token())
+		}
+		if h.Since.Equal(lb.(*held).Holder().Since) {
+			break
+		}
+		if !h.Since.Equal(queued) || time.Now().After(end) {
+			t.Fatalf("record since %v, want %v (queued) then %v", h.Since, queued, lb.(*held).Holder().Since)
+		}
+	}
+}
