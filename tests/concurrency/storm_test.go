@@ -59,21 +59,9 @@ func storm(t *testing.T, r *rand.Rand, c *exec.Cmd, stderr *syncBuffer, first sy
 	syscall.Kill(pid, first)
 	sent := 1
 	end := time.After(d)
-	funnel := time.NewTicker(5 * time.Millisecond)
-	defer funnel.Stop()
-	for !strings.Contains(stderr.String(), "ending the run") {
-		select {
-		case <-done:
-			return status(c.ProcessState), sent
-		case <-end:
-			c.Process.Kill()
-			<-done
-			t.Fatalf("%v: no \"ending the run\" within %v of %v:\n%s", c.Args, d, first, stderr)
-		case <-funnel.C:
-		}
-	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	ending := false
 	for {
 		select {
 		case <-done:
@@ -81,10 +69,12 @@ func storm(t *testing.T, r *rand.Rand, c *exec.Cmd, stderr *syncBuffer, first sy
 		case <-end:
 			c.Process.Kill()
 			<-done
-			t.Fatalf("%v: still running after %v of signals", c.Args, d)
+			t.Fatalf("%v: still running after %v of %v and the storm (ending the run: %v):\n%s", c.Args, d, first, ending, stderr)
 		case <-tick.C:
-			syscall.Kill(pid, stormSignals[r.Intn(len(stormSignals))])
-			sent++
+			if ending = ending || strings.Contains(stderr.String(), "ending the run"); ending {
+				syscall.Kill(pid, stormSignals[r.Intn(len(stormSignals))])
+				sent++
+			}
 		}
 	}
 }
