@@ -2,7 +2,6 @@ package flock
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -19,8 +18,9 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// A probe (the janitor) skips the mkdir: the lock dir nearly always
-	// exists, and openLock's ENOENT below creates it when it does not.
+	// A probe (the janitor, reaping a lockfile it has just listed) opens
+	// without O_CREAT, which would take the lock dir's inode lock for every
+	// open; a lockfile gone meanwhile is an error wrapping os.ErrNotExist.
 	if !r.Probe {
 		if err := ensureDir(b.dir); err != nil {
 			return nil, err
@@ -49,12 +49,7 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 		}
 	}()
 	for {
-		fd, ino, err := openLock(path, true)
-		if err != nil && r.Probe && errors.Is(err, os.ErrNotExist) {
-			if err = ensureDir(b.dir); err == nil {
-				fd, ino, err = openLock(path, true)
-			}
-		}
+		fd, ino, err := openLock(path, !r.Probe)
 		if err != nil {
 			return nil, err
 		}
@@ -84,15 +79,19 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 		}
 		// A janitor may have unlinked the file while we waited on it: then
 		// we hold a lock nobody else can see, so drop it and start again.
-		same, err := sameFile(ino, path)
-		if err != nil || !same {
-			unix.Close(fd)
-			if err != nil {
-				return nil, err
+		// A probe (the janitor's reap of a bare lockfile) skips the look:
+		// all it does under the lock is Unlink, which makes the same check.
+		if !r.Probe {
+			same, err := sameFile(ino, path)
+			if err != nil || !same {
+				unix.Close(fd)
+				if err != nil {
+					return nil, err
+				}
+				continue
 			}
-			continue
 		}
-		l := &held{fd: fd, ino: ino, path: path}
+		l := &held{fd: fd, ino: ino, path: path, probe: r.Probe}
 		switch {
 		case r.Probe:
 			// Looking, not holding: the record keeps describing the last
@@ -176,6 +175,7 @@ type held struct {
 	fd    int // -1 once released
 	ino   inode
 	path  string
+	probe bool
 	token uint64
 }
 
@@ -211,7 +211,14 @@ func (l *held) Release() error {
 	}
 	fd := l.fd
 	l.fd = -1
-	uerr := flockRetry(fd, unix.LOCK_UN)
+	// The explicit unlock is for a real hold: a fork elsewhere in the
+	// process (ccci-sh runs applets in-process) may have copied the fd
+	// until its child execs, and closing ours alone would not release the
+	// lock then. A probe, held for microseconds over an unlink, closes.
+	var uerr error
+	if !l.probe {
+		uerr = flockRetry(fd, unix.LOCK_UN)
+	}
 	if err := unix.Close(fd); err != nil {
 		return &os.PathError{Op: "close", Path: l.path, Err: err}
 	}

@@ -357,8 +357,8 @@ func TestCloexec(t *testing.T) {
 }
 
 // TestProbeRequest: a Probe acquisition locks (a second one is refused)
-// but writes no record and issues no token, and creates a missing lock dir
-// as a normal acquisition does.
+// but writes no record and issues no token, and never creates a lockfile
+// or the lock dir.
 func TestProbeRequest(t *testing.T) {
 	b := New(filepath.Join(t.TempDir(), "lock"))
 	ctx := context.Background()
@@ -386,11 +386,21 @@ func TestProbeRequest(t *testing.T) {
 		l.Release()
 	}
 
-	// A missing lock dir is still created, only later (on ENOENT).
+	// A probe never creates: a missing lockfile, or lock dir, is an error
+	// wrapping os.ErrNotExist, and nothing appears.
 	b2 := New(filepath.Join(t.TempDir(), "fresh"))
-	mustAcquire(t, b2, p).Release()
-	if st, err := os.Stat(b2.Path("a.org")); err != nil || st.Size() != 0 {
-		t.Errorf("probe on a missing dir: %v, %v; want an empty lockfile", st, err)
+	for _, tc := range []struct {
+		b      *Backend
+		domain string
+	}{{b, "b.org"}, {b2, "a.org"}} {
+		p := req(tc.domain)
+		p.Probe, p.NonBlock = true, true
+		if l, err := tc.b.Acquire(ctx, p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("probe of missing %s = %v, %v; want os.ErrNotExist", tc.b.Path(tc.domain), l, err)
+		}
+		if _, err := os.Lstat(tc.b.Path(tc.domain)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("probe created %s (%v)", tc.b.Path(tc.domain), err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -71,6 +72,9 @@ func (p *pass) reap(ctx context.Context, c *candidate) {
 		}
 		p.held(c, h)
 		return
+	}
+	if bare && errors.Is(err, fs.ErrNotExist) {
+		return // unlinked since the lock dir was listed: nothing to reap
 	}
 	if err != nil {
 		p.add(Item{Action: Skipped, Kind: "lockfile", Name: p.lockName(c.domain), Domain: c.domain, Detail: err.Error()})

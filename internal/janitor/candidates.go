@@ -47,9 +47,21 @@ func (s *sources) get(d string) *candidate {
 // matching Keep.
 func (p *pass) candidates(ctx context.Context) []*candidate {
 	s := &sources{byDomain: map[string]*candidate{}, labelled: map[string]bool{}}
+	// The engine's inventory (six list calls) is asked for while the lock
+	// dir and env files are read.
+	var inv swarm.Inventory
+	var invErr error
+	asked := make(chan struct{})
+	go func() {
+		defer close(asked)
+		if p.cfg.Swarm != nil {
+			inv, invErr = p.cfg.Swarm.Inventory(ctx)
+		}
+	}()
 	p.lockfiles(ctx, s)
 	p.envFiles(s)
-	p.stacks(ctx, s)
+	<-asked
+	p.stacks(s, inv, invErr)
 	var out []*candidate
 	for d, c := range s.byDomain {
 		if !p.inScope(d) {
@@ -151,17 +163,16 @@ func (p *pass) envFiles(s *sources) {
 	}
 }
 
-// stacks adds the swarm's stacks, named back to their domain by the
+// stacks adds the swarm's stacks (inv, or the error asking for it), named back to their domain by the
 // ccci.domain label, else by the env file or lockfile of that stack name,
 // else by turning underscores back into dots (a domain has none).
-func (p *pass) stacks(ctx context.Context, s *sources) {
+func (p *pass) stacks(s *sources, inv swarm.Inventory, err error) {
 	if p.cfg.Swarm == nil {
 		if p.cfg.SwarmErr != nil {
 			p.add(Item{Action: Failed, Kind: "swarm", Name: "inventory", Detail: p.cfg.SwarmErr.Error()})
 		}
 		return
 	}
-	inv, err := p.cfg.Swarm.Inventory(ctx)
 	if err != nil {
 		p.add(Item{Action: Failed, Kind: "swarm", Name: "inventory", Detail: err.Error()})
 		return

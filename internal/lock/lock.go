@@ -45,7 +45,9 @@ type Request struct {
 	Holder   Holder        // the record to store once acquired (Token is set by the backend)
 	// Probe takes the lock only to look or to reap (the janitor): no holder
 	// record is written and no token issued (Token() is 0), so a pass over
-	// thousands of idle lockfiles costs a few syscalls each. A backend
+	// thousands of idle lockfiles costs a few syscalls each. The lock may
+	// be on a file just unlinked (the file backend does not look again):
+	// all a probe may do under it is Unlink, which checks. A backend
 	// without a cheaper path (etcd) may ignore it.
 	Probe bool
 	// Notify, if set, is told when the wait starts, every StillEvery while
