@@ -74,7 +74,7 @@ func (p *pass) reap(ctx context.Context, c *candidate) {
 		return
 	}
 	if bare && errors.Is(err, fs.ErrNotExist) {
-		return // unlinked since the lock dir was listed: nothing to reap
+		return // unlinked since the lock dir was listed: nothing to reap (TestLockfileGoneBeforeReap)
 	}
 	if err != nil {
 		p.add(Item{Action: Skipped, Kind: "lockfile", Name: p.lockName(c.domain), Domain: c.domain, Detail: err.Error()})

@@ -2,6 +2,7 @@ package janitor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -263,5 +264,33 @@ func BenchmarkPass(b *testing.B) {
 				Run(context.Background(), bd.cfg)
 			}
 		})
+	}
+}
+
+// vanishing removes a lockfile just before the pass takes its lock, as a
+// lockfile unlinked between the listing and the reap.
+type vanishing struct {
+	lock.Backend
+	path string
+}
+
+func (v vanishing) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error) {
+	os.Remove(v.path)
+	return v.Backend.Acquire(ctx, r)
+}
+
+// TestLockfileGoneBeforeReap: a bare lockfile gone by the time it is
+// locked is nothing to reap: no item, no error, and no lockfile created.
+func TestLockfileGoneBeforeReap(t *testing.T) {
+	b := newBed(t)
+	p := b.lockfile("app-10.ci.example")
+	b.touch(t, p)
+	b.cfg.Locks = vanishing{b.cfg.Locks, p}
+	rep := Run(context.Background(), b.cfg)
+	if len(rep.Items) != 0 {
+		t.Errorf("want no items, got\n%s", strings.Join(lines(rep), "\n"))
+	}
+	if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the reap created %s again (%v)", p, err)
 	}
 }
