@@ -11,8 +11,10 @@ import (
 // Domain validates a DNS name and returns it case-folded: labels of 1–63
 // characters from [a-z0-9-], not starting or ending with '-', joined by
 // single dots, at most 253 characters in all, no leading or trailing dot.
+// Only ASCII letters are folded: strings.ToLower would turn the Kelvin sign
+// into "k" and "İ" into "i", and accept them (TestDomain).
 func Domain(s string) (string, error) {
-	d := strings.ToLower(s)
+	d := asciiLower(s)
 	if d == "" {
 		return "", fmt.Errorf("invalid domain %q: empty", s)
 	}
@@ -27,6 +29,18 @@ func Domain(s string) (string, error) {
 	return d, nil
 }
 
+// asciiLower folds A-Z only, byte by byte; every other byte is kept, so
+// checkLabel sees and rejects it.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 func checkLabel(l string) error {
 	switch {
 	case l == "":
@@ -36,10 +50,9 @@ func checkLabel(l string) error {
 	case l[0] == '-' || l[len(l)-1] == '-':
 		return fmt.Errorf("label %q starts or ends with '-'", l)
 	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
+	for _, c := range l {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return fmt.Errorf("label %q has %q; want [a-z0-9-]", l, rune(c))
+			return fmt.Errorf("label %q has %q; want [a-z0-9-]", l, c)
 		}
 	}
 	return nil

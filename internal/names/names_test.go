@@ -31,6 +31,9 @@ func TestDomain(t *testing.T) {
 		{"a b", "", false},
 		{"a\x00b", "", false},
 		{"é.org", "", false},
+		{"\u212Aa.org", "", false}, // Kelvin sign: unicode.ToLower makes it "k"
+		{"\u0130.org", "", false},  // "İ": unicode.ToLower makes it "i"
+		{"\xff.org", "", false},
 	} {
 		got, err := Domain(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
@@ -67,7 +70,7 @@ func TestRunID(t *testing.T) {
 }
 
 func FuzzDomain(f *testing.F) {
-	for _, s := range []string{"example.org", "A.B", "../x", "a/b", "", "a.", strings.Repeat("a", 64)} {
+	for _, s := range []string{"example.org", "A.B", "../x", "a/b", "", "a.", strings.Repeat("a", 64), "\u212Aa.org"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -75,8 +78,21 @@ func FuzzDomain(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Whatever passes is safe as a path component and is its own fold.
-		if strings.ContainsAny(d, "/\x00") || d == "." || d == ".." || strings.HasPrefix(d, ".") {
+		// Whatever passes is made of [A-Za-z0-9.-] only, folds to d byte
+		// for byte, and is safe as a path component.
+		if len(d) != len(s) {
+			t.Fatalf("Domain(%q) = %q: not a byte-for-byte fold", s, d)
+		}
+		for i := 0; i < len(s); i++ {
+			c, want := s[i], s[i]
+			if c >= 'A' && c <= 'Z' {
+				want = c + 'a' - 'A'
+			}
+			if !(want >= 'a' && want <= 'z' || want >= '0' && want <= '9' || want == '-' || want == '.') || d[i] != want {
+				t.Fatalf("Domain(%q) = %q: byte %d %q outside [A-Za-z0-9.-] or not folded", s, d, i, c)
+			}
+		}
+		if d == "." || d == ".." || strings.HasPrefix(d, ".") {
 			t.Fatalf("Domain(%q) = %q: unsafe as a path component", s, d)
 		}
 		if d2, err := Domain(d); err != nil || d2 != d {
@@ -96,8 +112,13 @@ func FuzzRunID(f *testing.F) {
 		if RunID(s) != nil {
 			return
 		}
-		if strings.ContainsAny(s, "/\x00 '\"$`;&|<>\\\n") || s == "." || s == ".." || len(s) > 64 {
+		if s == "." || s == ".." || len(s) > 64 {
 			t.Fatalf("RunID accepted %q", s)
+		}
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+				t.Fatalf("RunID accepted %q: byte %d %q outside [A-Za-z0-9._-]", s, i, c)
+			}
 		}
 	})
 }
