@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -42,6 +43,12 @@ func TestMain(m *testing.M) {
 		inst.Stdout, inst.Stderr = os.Stderr, os.Stderr
 		if err := inst.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "tests: ccci --install:", err)
+			return 1
+		}
+		// Hold the daemon shared while this binary runs: the dockerd
+		// restart test waits for that (testbed.Alone).
+		if err := testbed.Share("tests"); err != nil {
+			fmt.Fprintln(os.Stderr, "tests: testbed.Share:", err)
 			return 1
 		}
 		return m.Run()

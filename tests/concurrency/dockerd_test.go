@@ -10,18 +10,23 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	tb "git.coopcloud.tech/toolshed/ccci/tests/testbed"
 )
 
-// TestSoakDockerdRestart restarts the docker daemon while a deploy's test
+// TestDockerdRestart restarts the docker daemon while a deploy's test
 // command runs: dockerd is stopped uncleanly (SIGKILL, as a crash or an
 // OOM kill would), and .ci/testbed brings it back (it clears the stale pid
 // file; the swarm comes back by itself). The run must end with a clear
-// status, lose no state (deploy-count = 1 stays readable), and leave
-// nothing a janitor pass does not reap: --check is clean after one pass.
-// Soak only: every other test sharing the daemon would fail meanwhile.
-func TestSoakDockerdRestart(t *testing.T) {
-	soak(t)
+// status, lose no state (deploy-count = 1 stays readable), leave nothing
+// of the app that --check does not report, and nothing a janitor pass does
+// not reap: --check is clean after one pass. Every other test binary
+// sharing the daemon would fail meanwhile, so the test first waits until
+// it is alone on dockerd (testbed.Alone): under `make test` it runs after
+// tests/ has ended.
+func TestDockerdRestart(t *testing.T) {
 	testbed(t)
+	tb.Alone(t, 30*time.Minute)
 	u := uniq("r")
 	b := newBed(t, "^"+u+"-")
 	b.reapAtEnd()
@@ -64,7 +69,18 @@ func TestSoakDockerdRestart(t *testing.T) {
 		t.Fatal("the lock is still held")
 	}
 	// Whatever the restart left (tasks the swarm rescheduled, an app whose
-	// teardown failed) is listed by --check until one pass reaps it.
+	// teardown failed) is listed by --check until one pass reaps it: no
+	// half-removed app goes unreported.
+	left, err := stackObjects(domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, envErr := os.Stat(filepath.Join(b.abraDir, "servers", "default", domain+".env"))
+	chk, chkOut := b.janitor("--check")
+	t.Logf("before the janitor pass: %d engine objects left, env file left: %v; --check exit %d", len(left), envErr == nil, chk)
+	if (len(left) > 0 || envErr == nil) && (chk != 1 || !strings.Contains(chkOut, domain)) {
+		t.Errorf("left %v (env file: %v) but --check exit %d does not name %s:\n%s", left, envErr == nil, chk, domain, chkOut)
+	}
 	if st, out := b.janitor(); st != 0 {
 		t.Errorf("janitor pass: %d %s", st, out)
 	}

@@ -55,6 +55,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "concurrency: ccci --install:", err)
 			return 1
 		}
+		// Hold the daemon shared while this binary runs: the dockerd
+		// restart test waits for that (testbed.Alone).
+		if err := tb.Share("concurrency"); err != nil {
+			fmt.Fprintln(os.Stderr, "concurrency: testbed.Share:", err)
+			return 1
+		}
 		return m.Run()
 	}()
 	os.RemoveAll(dir)
