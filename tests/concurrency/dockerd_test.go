@@ -77,7 +77,7 @@ func TestDockerdRestart(t *testing.T) {
 	}
 	_, envErr := os.Stat(filepath.Join(b.abraDir, "servers", "default", domain+".env"))
 	chk, chkOut := b.janitor("--check")
-	t.Logf("before the janitor pass: %d engine objects left, env file left: %v; --check exit %d", len(left), envErr == nil, chk)
+	t.Logf("before the janitor pass: %d engine objects left, env file left: %v; --check exit %d: %s", len(left), envErr == nil, chk, lastLines(chkOut, 6))
 	if (len(left) > 0 || envErr == nil) && (chk != 1 || !strings.Contains(chkOut, domain)) {
 		t.Errorf("left %v (env file: %v) but --check exit %d does not name %s:\n%s", left, envErr == nil, chk, domain, chkOut)
 	}
