@@ -17,11 +17,18 @@ import (
 // $LOG. The pause widens the critical section so an overlap would show.
 const critical = `echo "enter $(date +%s%N) $RUN $CCCI_LOCK_TOKEN" >>"$LOG"; sleep 0.02; echo "leave $(date +%s%N) $RUN" >>"$LOG"`
 
+// counted is critical that also counts its deploy in its own run's state
+// (ccci-runstate incr deploy-count, keyed by CCCI_RUN_ID), as ccci-deploy
+// does under the lock.
+const counted = `echo "enter $(date +%s%N) $RUN $CCCI_LOCK_TOKEN" >>"$LOG"; ccci-runstate incr deploy-count >/dev/null || exit 5; sleep 0.02; echo "leave $(date +%s%N) $RUN" >>"$LOG"`
+
 // TestContention starts 20 ccci-lock runs of one domain together (real
 // processes) and proves they were strictly serialized: in the shared log
 // every enter is followed by its own leave before anyone else enters, the
 // timestamps never go back, every run got in exactly once, and the fencing
-// tokens grow with each holder.
+// tokens grow with each holder. Each run counts its deploy in its own run's
+// state (ccci-runstate init, then incr deploy-count under the lock), and
+// afterwards every one of the 20 reads deploy-count = 1.
 func TestContention(t *testing.T) {
 	const n = 20
 	u := uniq("c")
@@ -32,8 +39,11 @@ func TestContention(t *testing.T) {
 	errs := make([]*bytes.Buffer, n)
 	for i := range cmds {
 		run := fmt.Sprintf("run%02d", i)
-		cmds[i] = b.cmd([]string{"RUN=" + run, "LOG=" + log, "CCCI_RUN_ID=" + run},
-			"ccci-lock", "--grace", "1s", domain, "--", "sh", "-c", critical)
+		kv := []string{"RUN=" + run, "LOG=" + log, "CCCI_RUN_ID=" + run}
+		if st, out := b.run(kv, "ccci-runstate", "init"); st != 0 {
+			t.Fatalf("%s: ccci-runstate init: exit %d: %s", run, st, out)
+		}
+		cmds[i] = b.cmd(kv, "ccci-lock", "--grace", "1s", domain, "--", "sh", "-c", counted)
 		errs[i] = &bytes.Buffer{}
 		cmds[i].Stderr = errs[i]
 	}
@@ -56,6 +66,12 @@ func TestContention(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSerial(t, string(b2), n, true)
+	for i := range n {
+		run := fmt.Sprintf("run%02d", i)
+		if st, out := b.run(nil, "ccci-runstate", "--run", run, "get", "deploy-count"); st != 0 || out != "1\n" {
+			t.Errorf("%s: ccci-runstate get deploy-count: exit %d, %q, want 1", run, st, out)
+		}
+	}
 	// Without contention the test would prove nothing.
 	if waited == 0 {
 		t.Fatalf("no run ever waited: the %d runs did not contend", n)
