@@ -14,7 +14,8 @@ import (
 // Incr adds one to counter name and returns the new value. Callers are
 // serialized by an exclusive flock on locks/<name>; the new value is written
 // to a temp file, fsynced and renamed over state/<name>, so a crash at any
-// moment leaves either the old value or the new one (TestIncrKilled).
+// moment leaves either the old value or the new one (TestIncrKilled,
+// TestIncrKilledMidWrite).
 // It creates the run directory if missing.
 func (r *Run) Incr(name string) (int64, error) {
 	p, err := r.Path(name)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
 
 // TestHoldLiveAfterRemove: a HoldLive that waits while a remover holds the
@@ -69,4 +71,50 @@ func blockedOn(ino string) bool {
 		}
 	}
 	return false
+}
+
+// TestHoldCurrent: HoldCurrent finds the run as RunID does ($CCCI_RUN_ID,
+// else $DRONE_BUILD_NUMBER) and holds its live-lock until released; with no
+// run id, an invalid one or a run never initialised it holds nothing and
+// creates nothing.
+func TestHoldCurrent(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  []string
+		want string // the run held; "" for none
+	}{
+		{"run id", []string{"CCCI_RUN_ID=a"}, "a"},
+		{"drone", []string{"DRONE_BUILD_NUMBER=b"}, "b"},
+		{"run id wins", []string{"DRONE_BUILD_NUMBER=b", "CCCI_RUN_ID=a"}, "a"},
+		{"empty run id", []string{"CCCI_RUN_ID=", "DRONE_BUILD_NUMBER=b"}, "b"},
+		{"none", nil, ""},
+		{"invalid", []string{"CCCI_RUN_ID=a;b"}, ""},
+		{"not initialised", []string{"CCCI_RUN_ID=c"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runs := filepath.Join(t.TempDir(), "runs")
+			for _, id := range []string{"a", "b"} {
+				r, _ := Open(runs, id)
+				if err := r.Init(t.TempDir()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := &applet.Env{Environ: append([]string{"CCCI_RUNS_DIR=" + runs}, c.env...)}
+			release := HoldCurrent(env)
+			for _, id := range []string{"a", "b", "c"} {
+				r, _ := Open(runs, id)
+				if live, err := r.Live(0); err != nil || live != (id == c.want) {
+					t.Errorf("run %s: live=%v, %v; want %v", id, live, err, id == c.want)
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(runs, "c")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("run c was created: %v", err)
+			}
+			release()
+			r, _ := Open(runs, "a")
+			if live, _ := r.Live(0); live {
+				t.Errorf("run a live after release")
+			}
+		})
+	}
 }

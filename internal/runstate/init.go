@@ -118,5 +118,8 @@ func EnvName(name string) string {
 	return "CCCI_" + up + "_FILE"
 }
 
-// Quote returns s single-quoted for any POSIX shell.
-func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+// Quote returns s single-quoted for any POSIX shell. A quote inside ends
+// the quoting, comes double-quoted and reopens it: "'" becomes '"'"'. The
+// usual backslash form does not do: mvdan.cc/sh, and so ccci-sh, keeps the
+// backslash of \' in an assignment word (TestQuote, runstate/init.txtar).
+func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'" }

@@ -140,13 +140,14 @@ func tryExclusive(f *os.File) (held bool, err error) {
 	return false, nil
 }
 
-// HoldCurrent holds the live-lock of the environment's run ($CCCI_RUN_ID)
-// if that run was initialised, so that an applet doing work for a run
-// (ccci-lock) keeps it live without creating run directories for callers
-// that never used ccci-runstate. release is never nil.
+// HoldCurrent holds the live-lock of the environment's run (RunID:
+// $CCCI_RUN_ID, else $DRONE_BUILD_NUMBER) if that run was initialised, so
+// that an applet doing work for a run (ccci-lock) keeps it live without
+// creating run directories for callers that never used ccci-runstate
+// (TestHoldCurrent). release is never nil.
 func HoldCurrent(env *applet.Env) (release func()) {
-	id := env.Getenv("CCCI_RUN_ID")
-	if id == "" {
+	id, err := RunID(env)
+	if err != nil {
 		return func() {}
 	}
 	r, err := Open(Dir(env), id)

@@ -5,10 +5,12 @@
 // Guarantees:
 //   - paths are built only from run ids and state names that passed
 //     internal/names; a bad one is refused before anything is touched;
-//   - a run directory is 0700 and never inside a world-writable runs dir;
+//   - a run directory is 0700 and never inside a runs dir that is
+//     world-writable or owned by another user (TestRunsDirRefused);
 //   - Incr is atomic under any number of concurrent callers (an exclusive
 //     flock per counter) and a crash never leaves a half-written counter
-//     (temp file, fsync, rename): TestIncrConcurrent, TestIncrKilled;
+//     (temp file, fsync, rename): TestIncrConcurrent, TestIncrKilled,
+//     TestIncrKilledMidWrite;
 //   - a run is live while any process holds its live-lock shared (HoldLive),
 //     or while it is younger than a minimum age; Live and Remove probe with a
 //     non-blocking exclusive flock, which only the kernel decides;
@@ -33,6 +35,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
@@ -98,8 +101,9 @@ func Open(runsDir, id string) (*Run, error) {
 	return &Run{ID: id, Dir: filepath.Join(runsDir, id), RunsDir: runsDir}, nil
 }
 
-// checkRunsDir refuses a runs directory anyone may write to: there another
-// user could plant or swap a run directory between our checks and uses.
+// checkRunsDir refuses a runs directory anyone may write to, or that
+// another user owns: there someone else could plant or swap a run directory
+// between our checks and uses (TestRunsDirRefused).
 func checkRunsDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -110,6 +114,9 @@ func checkRunsDir(dir string) error {
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
 		return fmt.Errorf("runs directory %s: world-writable (mode %v); refusing", dir, fi.Mode().Perm())
+	}
+	if uid, euid := fi.Sys().(*syscall.Stat_t).Uid, os.Geteuid(); int(uid) != euid {
+		return fmt.Errorf("runs directory %s: owned by uid %d, not by us (uid %d); refusing", dir, uid, euid)
 	}
 	return nil
 }
@@ -122,10 +129,11 @@ func (r *Run) Path(name string) (string, error) {
 	return filepath.Join(r.Dir, stateName, name), nil
 }
 
-// ensure creates the runs directory (0755) and the run directory (0700)
-// with its state, locks and tmp subdirectories, as far as missing.
+// ensure creates the runs directory (0755 whatever the umask, only when it
+// creates it) and the run directory (0700) with its state, locks and tmp
+// subdirectories, as far as missing.
 func (r *Run) ensure() error {
-	if err := os.MkdirAll(r.RunsDir, 0o755); err != nil {
+	if err := mkdirRuns(r.RunsDir); err != nil {
 		return err
 	}
 	if err := checkRunsDir(r.RunsDir); err != nil {
@@ -140,6 +148,26 @@ func (r *Run) ensure() error {
 		}
 	}
 	return nil
+}
+
+// mkdirRuns makes the runs directory, and its parents if missing. Only a
+// directory it has just made is chmodded to 0755 (a umask of 077 would
+// leave it 0700, and other users' tools could not list runs); an existing
+// one keeps whatever mode its owner gave it (init.txtar).
+func mkdirRuns(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(dir), 0o755); err == nil {
+			err = os.Mkdir(dir, 0o755)
+		}
+	}
+	switch {
+	case err == nil:
+		return os.Chmod(dir, 0o755)
+	case errors.Is(err, os.ErrExist):
+		return nil // checkRunsDir says whether it is fit for use
+	}
+	return err
 }
 
 // mkdir0700 makes dir with mode 0700 whatever the umask; an existing

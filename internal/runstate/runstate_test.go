@@ -1,6 +1,8 @@
 package runstate
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -8,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 func TestOpenRefusesBadIDs(t *testing.T) {
@@ -44,16 +49,35 @@ func TestPath(t *testing.T) {
 	}
 }
 
-func TestWorldWritableRunsDir(t *testing.T) {
-	runs := t.TempDir()
-	if err := os.Chmod(runs, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(runs, "1"); err == nil || !strings.Contains(err.Error(), "world-writable") {
-		t.Fatalf("Open in a world-writable dir: %v", err)
-	}
-	if _, err := List(runs, 0); err == nil {
-		t.Fatalf("List in a world-writable dir: no error")
+// TestRunsDirRefused: a runs dir anyone may write to, or owned by another
+// user, is refused by Open, List and Init, and nothing is made in it.
+func TestRunsDirRefused(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		spoil      func(dir string) error
+	}{
+		{"world-writable", "world-writable", func(d string) error { return os.Chmod(d, 0o777) }},
+		{"other owner", "owned by uid 65534", func(d string) error { return os.Chown(d, 65534, 65534) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runs := t.TempDir()
+			if err := c.spoil(runs); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Open(runs, "1"); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Open: %v; want %q", err, c.want)
+			}
+			if _, err := List(runs, 0); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("List: %v; want %q", err, c.want)
+			}
+			r := &Run{ID: "1", Dir: filepath.Join(runs, "1"), RunsDir: runs}
+			if err := r.Init(t.TempDir()); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Init: %v; want %q", err, c.want)
+			}
+			if es, _ := os.ReadDir(runs); len(es) != 0 {
+				t.Errorf("runs dir holds %d entries; want none", len(es))
+			}
+		})
 	}
 }
 
@@ -228,13 +252,37 @@ func TestRemoveRunDirSymlink(t *testing.T) {
 	}
 }
 
+// TestQuote: a value goes through Quote into an export line and comes back
+// unchanged in bash, dash and mvdan.cc/sh's interpreter (ccci-sh's; the
+// binary itself is checked in tests/testdata/runstate/init.txtar). With the
+// backslash form of a quote the interpreter case fails ("it\'s").
 func TestQuote(t *testing.T) {
-	for _, s := range []string{"plain", "/a b/c", "it's", `$(id) "x" \n`, "'", ""} {
-		out, err := exec.Command("sh", "-c", "printf %s "+Quote(s)).Output()
-		if err != nil || string(out) != s {
-			t.Errorf("Quote(%q) = %s: sh printed %q, %v", s, Quote(s), out, err)
+	for _, s := range []string{"plain", "/a b/c", "it's", "'", "''", `a'b'c`, `$(touch pwned) "x" \n`, "`id`", "x\ny", ""} {
+		src := "export V=" + Quote(s) + "\nprintf %s \"$V\"\n"
+		for _, sh := range []string{"bash", "dash"} {
+			out, err := exec.Command(sh, "-c", src).Output()
+			if err != nil || string(out) != s {
+				t.Errorf("%s: Quote(%q) = %s: printed %q, %v", sh, s, Quote(s), out, err)
+			}
+		}
+		if out, err := interpRun(src); err != nil || out != s {
+			t.Errorf("mvdan.cc/sh: Quote(%q) = %s: printed %q, %v", s, Quote(s), out, err)
 		}
 	}
+}
+
+func interpRun(src string) (string, error) {
+	f, err := syntax.NewParser().Parse(strings.NewReader(src), "")
+	if err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	r, err := interp.New(interp.StdIO(nil, &out, os.Stderr))
+	if err != nil {
+		return "", err
+	}
+	err = r.Run(context.Background(), f)
+	return out.String(), err
 }
 
 func TestEnvName(t *testing.T) {
