@@ -1,11 +1,14 @@
 package concurrency
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,11 +18,11 @@ import (
 
 // work.sh is the test command of a chaos run: it records its host pid
 // (procfs is the host's even in the run's PID namespace), leaves a setsid'd
-// grandchild that ignores SIGTERM, and waits, bounded ($LIMIT polls, 1200
-// by default: about a minute), for $TAG.go.
+// grandchild that ignores SIGTERM (and says so in $TAG.gc), and waits,
+// bounded ($LIMIT polls, 1200 by default: about a minute), for $TAG.go.
 const workSh = `read -r pid _ </proc/self/stat
 echo "$pid" >"$TAG.cmd"
-setsid sh -c 'trap "" TERM; i=0; while [ ! -e "$TAG.go" ] && [ $i -lt ${LIMIT:-1200} ]; do i=$((i+1)); sleep 0.05; done' &
+setsid sh -c 'trap "" TERM; : >"$TAG.gc"; i=0; while [ ! -e "$TAG.go" ] && [ $i -lt ${LIMIT:-1200} ]; do i=$((i+1)); sleep 0.05; done' &
 i=0
 while [ ! -e "$TAG.go" ]; do
 	i=$((i + 1))
@@ -75,12 +78,83 @@ func (b *bed) liveRun(domain string) (check func(), stop func()) {
 // TestRandomKills: 100 runs — a ccci-sh step shell running ccci-lock (in
 // process) running work.sh — each SIGKILLed at a random moment in a random
 // one of its processes (the step shell, the run's init, the command, the
-// setsid'd grandchild). After each: the lock is free again within a
-// deadline (after at most one janitor pass), no process of the run is left,
-// a janitor pass leaves --check clean, and a live run holding another
-// domain throughout is never touched.
+// setsid'd grandchild). After each: the lock is free again within
+// lockRelease with no janitor pass (nothing of a killed run keeps the
+// flock: its fd is O_CLOEXEC, never inherited, and the kernel frees it when
+// its holder dies), no process of the run is left, a janitor pass leaves
+// --check clean, and a live run holding another domain throughout is never
+// touched. Every kind of victim is hit (see victimKinds for the odds).
 func TestRandomKills(t *testing.T) {
 	randomKills(t, 100)
+}
+
+// lockRelease bounds how long a killed run's lock may stay held: the
+// release is immediate (the holder's exit, or the kernel on its death);
+// the rest is slack for the noisy shared cores.
+const lockRelease = 10 * time.Second
+
+// victimKinds are the processes of a run a chaos test kills, in a fixed
+// order (a seed replays the same choices). The kind is drawn first, evenly
+// among those present, then a process of it: a plain draw over the tree
+// would mostly hit the short-lived sleeps of the polling loops, whose death
+// only ends one poll. Other processes (those sleeps, forks about to exec)
+// are never victims.
+var victimKinds = []string{"step shell", "init", "command", "grandchild"}
+
+// kindOf classifies pid of the tree under root (the step shell): the init
+// is the step shell's child (ccci-lock runs in process), the command the
+// init's, the grandchild the setsid'd sh (or setsid before its exec).
+func kindOf(pid, root int) string {
+	cl, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	pp, _ := ppid(pid)
+	gp, _ := ppid(pp)
+	switch {
+	case pid == root:
+		return "step shell"
+	case bytes.Contains(cl, []byte(`trap "" TERM`)) || comm(pid) == "setsid":
+		return "grandchild"
+	case pp == root:
+		return "init"
+	case gp == root:
+		return "command"
+	}
+	return "other"
+}
+
+// pickVictim draws a kind among those present in root's tree, then one of
+// its processes.
+func pickVictim(r *rand.Rand, root int) (int, string) {
+	by := map[string][]int{}
+	for _, p := range tree(root) {
+		k := kindOf(p, root)
+		by[k] = append(by[k], p)
+	}
+	var present []string
+	for _, k := range victimKinds {
+		if len(by[k]) > 0 {
+			present = append(present, k)
+		}
+	}
+	k := present[r.Intn(len(present))] // the step shell is always there
+	return by[k][r.Intn(len(by[k]))], k
+}
+
+// coverage logs how often each key was hit in n draws and fails for a key
+// never hit although p[key], a lower bound of its chance per draw, makes
+// that improbable: (1-p)^n below 1e-6. The callers' comments give the p.
+func coverage(t *testing.T, what string, hits map[string]int, p map[string]float64, n int) {
+	t.Helper()
+	var l []string
+	for k, c := range hits {
+		l = append(l, fmt.Sprintf("%s %d", k, c))
+	}
+	sort.Strings(l)
+	t.Logf("%s over %d runs: %s", what, n, strings.Join(l, ", "))
+	for k, pk := range p {
+		if miss := math.Pow(1-pk, float64(n)); hits[k] == 0 && miss < 1e-6 {
+			t.Errorf("%s: %q never hit in %d runs (chance of that by luck: %.1g)", what, k, n, miss)
+		}
+	}
 }
 
 func randomKills(t *testing.T, iters int) {
@@ -93,7 +167,6 @@ func randomKills(t *testing.T, iters int) {
 	}
 	check, stop := b.liveRun(liveDomain)
 	killed := map[string]int{}
-	needJanitor := 0
 	for i := range iters {
 		tag := fmt.Sprintf("k%03d", i)
 		kv := []string{"TAG=" + tag, "CHAOS=" + tag, "CCCI_RUN_ID=" + tag, "D=" + domain}
@@ -102,32 +175,29 @@ func randomKills(t *testing.T, iters int) {
 			t.Fatal(err)
 		}
 		// The moment: early (maybe before the lock is taken) or while
-		// the command runs.
+		// the command and its grandchild run.
 		if r.Intn(3) == 0 {
 			time.Sleep(time.Duration(r.Intn(100)) * time.Millisecond)
 		} else {
-			cmdFile := filepath.Join(b.dir, tag+".cmd")
-			waitFor(t, deadline, tag+"'s command", func() bool { _, ok := readPid(cmdFile); return ok })
+			cmdFile, gcFile := filepath.Join(b.dir, tag+".cmd"), filepath.Join(b.dir, tag+".gc")
+			waitFor(t, deadline, tag+"'s command and grandchild", func() bool {
+				_, ok := readPid(cmdFile)
+				_, err := os.Stat(gcFile)
+				return ok && err == nil
+			})
 			time.Sleep(time.Duration(r.Intn(50)) * time.Millisecond)
 		}
-		procs := tree(c.Process.Pid)
-		victim := procs[r.Intn(len(procs))]
-		name := comm(victim)
-		switch {
-		case victim == c.Process.Pid:
-			name = "step shell"
-		case name == "ccci", name == "exe":
-			name = "init"
-		}
+		victim, name := pickVictim(r, c.Process.Pid)
 		killed[name]++
 		syscall.Kill(victim, syscall.SIGKILL)
 		os.WriteFile(filepath.Join(b.dir, tag+".go"), nil, 0o644)
 		waitCmd(t, c, deadline)
 
-		if !b.lockFree(domain, 5*time.Second) {
-			needJanitor++
+		// No janitor pass before this: a lock still held is a bug.
+		if !b.lockFree(domain, lockRelease) {
+			t.Errorf("%s (killed %s %d): the lock is not free %v after the run ended, without a janitor pass", tag, name, victim, lockRelease)
 			b.janitor()
-			if !b.lockFree(domain, 5*time.Second) {
+			if !b.lockFree(domain, lockRelease) {
 				t.Fatalf("%s (killed %s %d): the lock is still held after a janitor pass", tag, name, victim)
 			}
 		}
@@ -139,12 +209,15 @@ func randomKills(t *testing.T, iters int) {
 		check()
 	}
 	stop()
-	var kinds []string
-	for k, n := range killed {
-		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	// In 2 runs of 3 the kill waits until the command and its grandchild
+	// run: then all four kinds are present and each is drawn with 1/4. So
+	// each kind's chance per run is at least 2/3 * 1/4 = 1/6, and missing
+	// one in 100 runs has (5/6)^100 = 1.2e-8 (four kinds: 5e-8).
+	p := map[string]float64{}
+	for _, k := range victimKinds {
+		p[k] = 1.0 / 6
 	}
-	sort.Strings(kinds)
-	t.Logf("%d runs killed (%s); lock free without a janitor pass in %d of them", iters, strings.Join(kinds, ", "), iters-needJanitor)
+	coverage(t, "victims", killed, p, iters)
 }
 
 // TestDeployKills: 8 ccci-deploy runs on the real swarm (two at a time,
@@ -152,34 +225,65 @@ func randomKills(t *testing.T, iters int) {
 // converging or testing — in a random process: the step shell running
 // ccci-deploy in process, the test command's init, the test command, its
 // grandchild. After one janitor pass, --check is clean and nothing of the
-// app is left on the swarm.
+// app is left on the swarm. TestSoakDeployKills runs 50.
 func TestDeployKills(t *testing.T) {
 	testbed(t)
 	t.Parallel()
+	deployKillsN(t, 2, 4)
+}
+
+// deployKillsN runs workers beds of each killed deploys side by side, then
+// checks every phase and kind of victim was hit where the odds say so.
+func deployKillsN(t *testing.T, workers, each int) {
 	r := rng(t)
-	const workers, each = 2, 4
 	seeds := make([]int64, workers)
 	for w := range seeds {
 		seeds[w] = r.Int63()
 	}
 	var wg sync.WaitGroup
 	results := make([][]string, workers)
+	tallies := make([]map[string]int, workers)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[w] = deployKills(t, rand.New(rand.NewSource(seeds[w])), each)
+			tallies[w] = map[string]int{}
+			results[w] = deployKills(t, rand.New(rand.NewSource(seeds[w])), each, tallies[w])
 		}()
 	}
 	wg.Wait()
 	for w, res := range results {
 		t.Logf("worker %d: %s", w, strings.Join(res, "; "))
 	}
+	if t.Failed() {
+		return // a worker stopped early: the counts say nothing
+	}
+	phases, kinds := map[string]int{}, map[string]int{}
+	for _, ta := range tallies {
+		for k, n := range ta {
+			if ph, ok := strings.CutPrefix(k, "phase "); ok {
+				phases[ph] += n
+			} else {
+				kinds[k] += n
+			}
+		}
+	}
+	// The phase is drawn evenly: 1/3 each ((2/3)^50 = 1.6e-9). Deploying
+	// (at most 0.3 s after "== deploy:", long before a service converges)
+	// the step shell is the only process (ccci-deploy runs in it, with no
+	// child): it is hit with at least 1/3. Testing, all four kinds are
+	// there (the kill waits for the grandchild), each drawn with 1/4: 1/12
+	// per run, (11/12)^50 = 1.3e-2, too likely a miss to fail on, so
+	// coverage only logs those. With 8 runs nothing is likely enough.
+	n := workers * each
+	coverage(t, "phases", phases, map[string]float64{"deploying": 1.0 / 3, "converging": 1.0 / 3, "testing": 1.0 / 3}, n)
+	coverage(t, "victims", kinds, map[string]float64{"step shell": 1.0 / 3, "init": 1.0 / 12, "command": 1.0 / 12, "grandchild": 1.0 / 12}, n)
 }
 
-// deployKills runs n killed deploys in one bed; t.Fatal from a worker
-// goroutine is avoided: failures are t.Errorf and end the worker.
-func deployKills(t *testing.T, r *rand.Rand, n int) (res []string) {
+// deployKills runs n killed deploys in one bed, counting each phase and
+// kind of victim in tally; t.Fatal from a worker goroutine is avoided:
+// failures are t.Errorf and end the worker.
+func deployKills(t *testing.T, r *rand.Rand, n int, tally map[string]int) (res []string) {
 	u := uniq("x")
 	b := newBed(t, "^"+u+"-")
 	b.reapAtEnd()
@@ -212,7 +316,11 @@ func deployKills(t *testing.T, r *rand.Rand, n int) (res []string) {
 		case "converging":
 			cond, jitter = func() bool { return fileHas(errFile, "app: 0/1") }, 2*time.Second
 		default:
-			cond = func() bool { _, ok := readPid(filepath.Join(b.dir, tag+".cmd")); return ok }
+			cond = func() bool {
+				_, ok := readPid(filepath.Join(b.dir, tag+".cmd"))
+				_, err := os.Stat(filepath.Join(b.dir, tag+".gc"))
+				return ok && err == nil
+			}
 			jitter = 200 * time.Millisecond
 		}
 		if !waitQuiet(2*time.Minute, cond) {
@@ -223,14 +331,9 @@ func deployKills(t *testing.T, r *rand.Rand, n int) (res []string) {
 			return
 		}
 		time.Sleep(time.Duration(r.Int63n(int64(jitter))))
-		procs := tree(c.Process.Pid)
-		victim := procs[r.Intn(len(procs))]
-		name := comm(victim)
-		if victim == c.Process.Pid {
-			name = "step shell"
-		} else if name == "ccci" || name == "exe" {
-			name = "init"
-		}
+		victim, name := pickVictim(r, c.Process.Pid)
+		tally["phase "+phase]++
+		tally[name]++
 		syscall.Kill(victim, syscall.SIGKILL)
 		os.WriteFile(filepath.Join(b.dir, tag+".go"), nil, 0o644)
 		done := make(chan struct{})

@@ -143,3 +143,12 @@ func TestSoakJanitor(t *testing.T) {
 }
 
 func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
+
+// TestSoakDeployKills is TestDeployKills with 50 runs (2 beds of 25): every
+// phase and the step shell are then certain to be hit (see deployKillsN).
+func TestSoakDeployKills(t *testing.T) {
+	soak(t)
+	testbed(t)
+	t.Parallel()
+	deployKillsN(t, 2, 25)
+}
