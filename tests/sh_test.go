@@ -33,7 +33,38 @@ func TestSh(t *testing.T) {
 		shSpawnEnv.Store(e.WorkDir, append([]string(nil), e.Vars...))
 		return nil
 	}
+	p.Condition = shCondition
 	testscript.Run(t, p)
+}
+
+// shCondition knows [sigdfl:SIG]: this test process did not start with SIG
+// (INT or HUP) ignored, so a bash it starts can trap SIG. POSIX shells
+// cannot trap a signal ignored at entry, and go test started in the
+// background of a non-interactive shell ignores INT (under nohup, HUP);
+// ccci-sh traps them either way.
+func shCondition(cond string) (bool, error) {
+	name, ok := strings.CutPrefix(cond, "sigdfl:")
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	sig, ok := map[string]uint{"HUP": uint(syscall.SIGHUP), "INT": uint(syscall.SIGINT)}[name]
+	if !ok {
+		return false, fmt.Errorf("sigdfl: unknown signal %q", name)
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if hex, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			if err != nil {
+				return false, fmt.Errorf("/proc/self/status: %v", err)
+			}
+			return mask&(1<<(sig-1)) == 0, nil
+		}
+	}
+	return false, fmt.Errorf("/proc/self/status: no SigIgn line")
 }
 
 func init() {
