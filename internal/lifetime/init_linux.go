@@ -48,7 +48,6 @@ func InitMain(args []string) int {
 	if parentGone() {
 		return statusSignal + int(syscall.SIGKILL) // nothing was started
 	}
-	syscall.Close(raceFD)
 	if pg {
 		// Orphans come back to us, so the sweep can find and end them.
 		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -56,6 +55,10 @@ func InitMain(args []string) int {
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	// Closing the race pipe tells Run we catch SIGTERM now (initReady):
+	// one sent earlier would be dropped by the kernel (we are PID 1) or
+	// end us by Go's default action, and never reach the command.
+	syscall.Close(raceFD)
 
 	path, err := exec.LookPath(argv[0])
 	if errors.Is(err, exec.ErrDot) {

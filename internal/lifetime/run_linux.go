@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cmd is a command for Run. Nil streams are /dev/null; *os.File streams are
@@ -87,12 +89,21 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	case <-l.ctx.Done():
 	}
 	// The funnel: the init forwards SIGTERM to the whole tree, and SIGKILL
-	// of the init ends its namespace.
-	p.Signal(syscall.SIGTERM)
+	// of the init ends its namespace. A SIGTERM that reaches the init
+	// before it catches SIGTERM would be lost (the kernel drops it for a
+	// namespace's PID 1) and the run would wait out the whole grace: a
+	// funnel entered in the init's first moments first waits, at most the
+	// grace, until the init says it is ready (TestInitReady).
 	grace := l.o.Grace
 	if m == modePgroup {
 		grace += pgroupMargin
 	}
+	if !awaitInit(hold, waited, grace) {
+		ps = <-waited
+		streams.wait(l.o.Grace)
+		return l.Status(), nil
+	}
+	p.Signal(syscall.SIGTERM)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
@@ -103,6 +114,31 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	}
 	streams.wait(l.o.Grace)
 	return l.Status(), nil
+}
+
+// awaitInit waits until the init is ready for SIGTERM (initReady), at most
+// d, and reports whether it is still running; when it has ended, its state
+// is left in waited for the caller.
+func awaitInit(hold *os.File, waited chan *os.ProcessState, d time.Duration) bool {
+	end := time.Now().Add(d)
+	for !initReady(hold) && time.Now().Before(end) {
+		select {
+		case ps := <-waited:
+			waited <- ps
+			return false
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return true
+}
+
+// initReady reports whether the init has closed the race pipe's read end,
+// which it does only once it catches SIGTERM: hold, the only write end,
+// then polls POLLERR.
+func initReady(hold *os.File) bool {
+	fds := []unix.PollFd{{Fd: int32(hold.Fd())}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0
 }
 
 // start re-executes this binary as the init of c, in the first containment

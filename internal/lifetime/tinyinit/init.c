@@ -317,7 +317,6 @@ __attribute__((used)) void cmain(i64 *sp)
 	char **cmd = argv + 5;
 	if (parentgone())
 		exit_group(STATUS_SIGNAL + SIGKILL); /* nothing was started */
-	sys(SYS_close, RACE_FD, 0, 0);
 
 	u64 mask = 1UL << (SIGTERM - 1) | 1UL << (SIGINT - 1) |
 		   1UL << (SIGHUP - 1) | 1UL << (SIGCHLD - 1), old = 0;
@@ -332,6 +331,9 @@ __attribute__((used)) void cmain(i64 *sp)
 		flush();
 		exit_group(STATUS_CANNOT_RUN);
 	}
+	/* Closing the race pipe tells Run we take SIGTERM now (initReady):
+	 * the kernel drops a signal PID 1 neither catches nor blocks. */
+	sys(SYS_close, RACE_FD, 0, 0);
 
 	i64 err;
 	const char *path = lookpath(cmd[0], envp, &err);
