@@ -31,7 +31,7 @@ fuzz:
 	.ci/fuzz
 
 soak: build testbed
-	CCCI_SOAK=1 $(GO) test -timeout 120m -run Soak -v ./tests/...
+	CCCI_SOAK=1 $(GO) test -timeout 120m -run 'Soak|IncrKilled' -v ./tests/...
 
 vet:
 	gofmt -l . | (! grep .)
