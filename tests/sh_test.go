@@ -179,7 +179,8 @@ func cmdShReap(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // shsamesid PIDFILE PIDFILE checks that both processes are in one session
-// (negated: in different ones), from /proc/PID/stat.
+// (negated: in different ones), from /proc/PID/stat; a file holding "PID
+// SID" gives the session the process recorded itself before it ended.
 func cmdShSamesid(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: shsamesid PIDFILE PIDFILE")
@@ -193,10 +194,20 @@ func cmdShSamesid(ts *testscript.TestScript, neg bool, args []string) {
 func shSessionOf(ts *testscript.TestScript, pidfile string) int {
 	b, err := os.ReadFile(ts.MkAbs(pidfile))
 	ts.Check(err)
-	pid := strings.TrimSpace(string(b))
-	if _, err := strconv.Atoi(pid); err != nil {
-		ts.Fatalf("%s: no pid in %q", pidfile, b)
+	f := strings.Fields(string(b))
+	if len(f) == 0 || len(f) > 2 {
+		ts.Fatalf("%s: want PID or PID SID, have %q", pidfile, b)
 	}
+	for _, n := range f {
+		if _, err := strconv.Atoi(n); err != nil {
+			ts.Fatalf("%s: want PID or PID SID, have %q", pidfile, b)
+		}
+	}
+	if len(f) == 2 {
+		sid, _ := strconv.Atoi(f[1])
+		return sid
+	}
+	pid := f[0]
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%s/stat", pid))
 	ts.Check(err)
 	// pid (comm) state ppid pgrp session ...; comm may hold spaces.
