@@ -7,7 +7,7 @@
 # DRONE_STEP_GRACE seconds, default 10, then KILL); exits with CMD's status,
 # 128+N after a forwarded signal N (143 for TERM).
 #
-# Runs under ccci-sh and under bash alike (tests/testdata/sh/drone_step_*).
+# Runs under ccci-sh and under bash alike (tests/testdata/sh/drone_step.txtar).
 #
 # Example (.drone.yml):
 #   commands:
@@ -47,7 +47,14 @@ trap 'forward INT' INT
 trap 'forward HUP' HUP
 trap reap EXIT
 
-setsid "$@" &
+# bash starts a background job with INT and QUIT ignored (no job control),
+# and the command would inherit that, so a forwarded INT would never reach
+# it: give it the default actions back. (ccci-sh does not ignore them.)
+if [ -n "${BASH_VERSION:-}" ]; then
+	(trap - INT QUIT; exec setsid "$@") &
+else
+	setsid "$@" &
+fi
 child=$!
 # A signal that came before $child was known is forwarded now.
 [ -z "$interrupted" ] || kill -s "$interrupted" -- "-$child" 2>/dev/null
