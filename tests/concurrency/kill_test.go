@@ -220,7 +220,7 @@ func randomKills(t *testing.T, iters int) {
 	coverage(t, "victims", killed, p, iters)
 }
 
-// TestDeployKills: 8 ccci-deploy runs on the real swarm (two at a time,
+// TestDeployKills: 16 ccci-deploy runs on the real swarm (two at a time,
 // each in its own bed), each SIGKILLed at a random moment — deploying,
 // converging or testing — in a random process: the step shell running
 // ccci-deploy in process, the test command's init, the test command, its
@@ -229,7 +229,7 @@ func randomKills(t *testing.T, iters int) {
 func TestDeployKills(t *testing.T) {
 	testbed(t)
 	t.Parallel()
-	deployKillsN(t, 2, 4)
+	deployKillsN(t, 2, 8)
 }
 
 // deployKillsN runs workers beds of each killed deploys side by side, then
