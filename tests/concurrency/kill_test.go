@@ -336,13 +336,7 @@ func deployKills(t *testing.T, r *rand.Rand, n int, tally map[string]int) (res [
 		tally[name]++
 		syscall.Kill(victim, syscall.SIGKILL)
 		os.WriteFile(filepath.Join(b.dir, tag+".go"), nil, 0o644)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Minute):
-			c.Process.Kill()
-			<-done
+		if !endWithin(c, 5*time.Minute) {
 			t.Errorf("%s: the run did not end after its %s was killed", tag, name)
 			return
 		}

@@ -169,16 +169,25 @@ func (b *bed) run(kv []string, name string, args ...string) (int, string) {
 // its exit status, 128+N if killed by signal N.
 func waitCmd(t *testing.T, c *exec.Cmd, d time.Duration) int {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		c.Process.Kill()
-		<-done
+	if !endWithin(c, d) {
 		t.Fatalf("%v: still running after %v; killed", c.Args, d)
 	}
 	return status(c.ProcessState)
+}
+
+// endWithin waits for c, at most d, then SIGKILLs it and waits for that;
+// it reports whether c ended by itself. Safe off the test's goroutine.
+func endWithin(c *exec.Cmd, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		c.Process.Kill()
+		<-done
+		return false
+	}
 }
 
 func status(ps *os.ProcessState) int {

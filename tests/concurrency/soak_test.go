@@ -102,14 +102,7 @@ func TestSoakJanitor(t *testing.T) {
 					time.Sleep(time.Duration(rr.Int63n(int64(8 * time.Second))))
 					c.Process.Signal(syscall.SIGKILL)
 				}
-				done := make(chan struct{})
-				go func() { c.Wait(); close(done) }()
-				select {
-				case <-done:
-				case <-time.After(5 * time.Minute):
-					c.Process.Kill()
-					<-done
-				}
+				endWithin(c, 5*time.Minute)
 				st := status(c.ProcessState)
 				mu.Lock()
 				counts[kind]++

@@ -47,10 +47,11 @@ func (s *syncBuffer) String() string {
 // storm sends first to pid and waits until the run reports that it is
 // ending (the funnel line on stderr), then sends a random TERM, INT or HUP
 // every few milliseconds until c exits; it returns c's status and how many
-// signals reached it (kill(2) succeeded), the first included. The storm waits for the funnel because Go's runtime
-// hands pending signals to the program in signal-number order, not arrival
-// order: a SIGINT sent 5 ms after a SIGTERM, both pending before the
-// signal goroutine runs on a loaded machine, reaches the funnel first.
+// signals reached it (kill(2) succeeded), the first included. The storm
+// waits for the funnel because Go's runtime hands pending signals to the
+// program in signal-number order, not arrival order: a SIGINT sent 5 ms
+// after a SIGTERM, both pending before the signal goroutine runs on a
+// loaded machine, reaches the funnel first.
 func storm(t *testing.T, r *rand.Rand, c *exec.Cmd, stderr *syncBuffer, first syscall.Signal, d time.Duration) (int, int) {
 	t.Helper()
 	done := make(chan struct{})
