@@ -51,7 +51,7 @@ func (b *bed) liveRun(domain string) (check func(), stop func()) {
 	cmdPid, _ := readPid(cmdFile)
 	check = func() {
 		t.Helper()
-		if syscall.Kill(c.Process.Pid, 0) != nil || syscall.Kill(cmdPid, 0) != nil {
+		if !running(c.Process.Pid) || !running(cmdPid) {
 			t.Fatalf("the live run (ccci-lock %d, command %d) was killed", c.Process.Pid, cmdPid)
 		}
 		if st, out := b.run(nil, "ccci-lock", "--probe", domain); st != 1 {
@@ -225,7 +225,8 @@ func randomKills(t *testing.T, iters int) {
 // converging or testing — in a random process: the step shell running
 // ccci-deploy in process, the test command's init, the test command, its
 // grandchild. After one janitor pass, --check is clean and nothing of the
-// app is left on the swarm. TestSoakDeployKills runs 50.
+// app is left on the swarm; a live deploy in each bed, in its test command
+// throughout, is never touched by those passes. TestSoakDeployKills runs 50.
 func TestDeployKills(t *testing.T) {
 	testbed(t)
 	t.Parallel()
@@ -291,6 +292,11 @@ func deployKills(t *testing.T, r *rand.Rand, n int, tally map[string]int) (res [
 		t.Error(err)
 		return
 	}
+	alive, stop := b.liveDeploy(u + "-99.ci.test")
+	if alive == nil {
+		return
+	}
+	defer stop()
 	for i := range n {
 		tag := fmt.Sprintf("%s-%d", u, i)
 		domain := tag + ".ci.test"
@@ -358,8 +364,63 @@ func deployKills(t *testing.T, r *rand.Rand, n int, tally map[string]int) (res [
 			t.Errorf("%s (%s killed while %s): processes left: %v", tag, name, phase, m)
 			return
 		}
+		if !alive(tag) {
+			return
+		}
 	}
 	return res
+}
+
+// liveDeploy starts a deploy of domain in b that stays in its test command
+// (work.sh waiting for its .go file) while the bed's kills and janitor
+// passes go on beside it. alive reports, with t.Errorf, whether it is still
+// untouched: its ccci-deploy and test command running, its app on the
+// swarm. stop ends it and checks it ended well: exit 0, deploy-count = 1,
+// nothing left. alive is nil when it could not be started (t.Errorf said
+// why). Worker goroutines only: nothing here calls t.Fatal.
+func (b *bed) liveDeploy(domain string) (alive func(after string) bool, stop func()) {
+	t := b.t
+	tag := strings.TrimSuffix(domain, ".ci.test")
+	kv := []string{"TAG=" + tag, "CHAOS=" + tag, "CCCI_RUN_ID=" + tag, "LIMIT=100000"}
+	var errb syncBuffer
+	c := b.cmd(kv, "ccci-deploy", "--recipe", b.recipe, "--grace", "2s", domain, "--", "sh", "work.sh")
+	c.Stdout, c.Stderr = &errb, &errb
+	if err := c.Start(); err != nil {
+		t.Error(err)
+		return nil, nil
+	}
+	cmdFile := filepath.Join(b.dir, tag+".cmd")
+	if !waitQuiet(3*time.Minute, func() bool { _, ok := readPid(cmdFile); return ok }) {
+		c.Process.Kill()
+		c.Wait()
+		t.Errorf("the live deploy of %s never reached its test command:\n%s", domain, errb.String())
+		return nil, nil
+	}
+	cmdPid, _ := readPid(cmdFile)
+	alive = func(after string) bool {
+		left, err := stackObjects(domain)
+		if !running(c.Process.Pid) || !running(cmdPid) || err != nil || len(left) == 0 {
+			t.Errorf("after %s: the live deploy of %s was touched (ccci-deploy %d, command %d, app %v %v):\n%s",
+				after, domain, c.Process.Pid, cmdPid, left, err, errb.String())
+			return false
+		}
+		return true
+	}
+	stop = func() {
+		os.WriteFile(filepath.Join(b.dir, tag+".go"), nil, 0o644)
+		if !endWithin(c, 5*time.Minute) {
+			t.Errorf("the live deploy of %s did not end", domain)
+			return
+		}
+		out := errb.String()
+		if st := status(c.ProcessState); st != 0 || !strings.Contains(out, "deploy-count = 1") {
+			t.Errorf("the live deploy of %s ended %d:\n%s", domain, st, out)
+		}
+		if left, err := stackObjects(domain); err != nil || len(left) > 0 {
+			t.Errorf("the live deploy of %s left %v %v", domain, left, err)
+		}
+	}
+	return alive, stop
 }
 
 // waitQuiet polls cond up to d; false if it never held.
@@ -372,4 +433,16 @@ func waitQuiet(d time.Duration, cond func() bool) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return true
+}
+
+// running reports whether pid exists and is not a zombie (kill(pid, 0)
+// succeeds on a zombie that nobody waited for yet).
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
