@@ -21,6 +21,10 @@ const InitArg = "__ccci_init"
 // raceFD is the read end of the pipe whose write end Run holds.
 const raceFD = 3
 
+// initSignalsSet is for tests only: when set, the Go init calls it once it
+// takes its signals and before it tells Run so (TestInitReady).
+var initSignalsSet func()
+
 // InitMain is the init of a run, re-executed by Run; args are
 // PROG MODE GRACE COMMAND [ARG...]. It forks the command into its own
 // process group, forwards TERM/INT/HUP, reaps every orphan, and when the
@@ -55,7 +59,10 @@ func InitMain(args []string) int {
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	// Closing the race pipe tells Run we catch SIGTERM now (initReady):
+	if initSignalsSet != nil {
+		initSignalsSet()
+	}
+	// Closing the race pipe tells Run we catch SIGTERM now (awaitInit):
 	// one sent earlier would be dropped by the kernel (we are PID 1) or
 	// end us by Go's default action, and never reach the command.
 	syscall.Close(raceFD)

@@ -11,14 +11,10 @@ import (
 	"time"
 )
 
-// initGate holds the Go init (this test binary re-executed) before
-// InitMain while $LIFETIME_INIT_GATE is set: it writes GATE.waiting, then
-// waits, at most deadline, for GATE to exist (TestInitReady).
-func initGate() {
-	gate := os.Getenv("LIFETIME_INIT_GATE")
-	if gate == "" {
-		return
-	}
+// initGate holds the Go init (this test binary re-executed) where it has
+// set up its signals and not yet told Run (initSignalsSet): it writes
+// GATE.waiting, then waits, at most deadline, for GATE to exist.
+func initGate(gate string) {
 	os.WriteFile(gate+".waiting", []byte(strconv.Itoa(os.Getpid())), 0o644)
 	for end := time.Now().Add(deadline); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		if _, err := os.Stat(gate); err == nil {
@@ -27,15 +23,23 @@ func initGate() {
 	}
 }
 
-// TestInitReady: the funnel sends SIGTERM to the init only once initReady
-// says the init takes it. Before, the kernel would drop it (a namespace's
-// PID 1 gets only the signals it catches or blocks) and the run would wait
-// out its whole grace for SIGKILL, the command never seeing a SIGTERM: a
-// deadline test under -race load hit that (the deadline fired while the
-// init was still starting). Here a Go init held at a gate before InitMain
-// is not ready; through the gate, it becomes ready. The tiny init, ready,
-// blocks SIGTERM (it reads signals from a signalfd), so a SIGTERM then is
-// queued, not dropped.
+// ready reports whether the init has said it takes SIGTERM, now.
+func ready(hold *os.File) bool { return awaitInit(hold, 0) }
+
+// TestInitReady: the funnel sends SIGTERM to the init only once it is
+// ready (awaitInit). Before, a SIGTERM in the init's first moments was
+// dropped by the kernel (a namespace's PID 1 gets only the signals it
+// catches or blocks) and the run waited out its whole grace for SIGKILL,
+// the command never seeing a SIGTERM: a deadline test under -race load
+// hit that. The Go init, held at a gate once its signals are set up, must
+// not say it is ready yet (it would, were the race pipe closed before the
+// gate), and a SIGTERM sent to it there must not be lost: through the
+// gate it starts the command and forwards the SIGTERM, so it exits with
+// the command's 143 (a Go init without its Notify yet would die of the
+// SIGTERM itself, starting nothing). The tiny init, once ready, blocks
+// SIGTERM (it reads signals from a signalfd), so a SIGTERM is queued, not
+// dropped; that it blocks before it says so is in init.c's order alone:
+// the window is too short to observe from here.
 func TestInitReady(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -63,8 +67,8 @@ func TestInitReady(t *testing.T) {
 				defer f.Close()
 				stdio[i] = f
 			}
-			// The command waits for $GO (bounded), so the init is
-			// alive while it is looked at.
+			// The command waits for $GO (bounded: 30 s), so the init is
+			// alive while it is looked at; it ends 7 unless signalled.
 			env = append(env, "GO="+filepath.Join(dir, "go"))
 			cmd := `i=0; while [ ! -e "$GO" ] && [ $i -lt 3000 ]; do i=$((i+1)); sleep 0.01; done; exit 7`
 			p, m, hold, err := l.start(Cmd{Argv: []string{"sh", "-c", cmd}, Env: env}, stdio)
@@ -72,14 +76,19 @@ func TestInitReady(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer hold.Close()
+			want := 7
 			if tc.gate {
 				waitUntil(t, "the init at the gate", func() bool { _, err := os.Stat(gate + ".waiting"); return err == nil })
-				if initReady(hold) {
-					t.Fatal("initReady before the init passed its gate")
+				if ready(hold) {
+					t.Fatal("the init says it is ready before it passed its gate")
 				}
+				if err := p.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				want = statusSignal + int(syscall.SIGTERM)
 				os.WriteFile(gate, nil, 0o644)
 			}
-			waitUntil(t, "the init to be ready", func() bool { return initReady(hold) })
+			waitUntil(t, "the init to be ready", func() bool { return ready(hold) })
 			if !tc.gate && m != modePgroup && !blocks(p.Pid, syscall.SIGTERM) {
 				t.Errorf("the tiny init is ready but does not block SIGTERM")
 			}
@@ -88,10 +97,30 @@ func TestInitReady(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st := exitStatus(ps); st != 7 {
-				t.Errorf("init exit %d, want the command's 7", st)
+			if st := exitStatus(ps); st != want {
+				t.Errorf("init exit %d, want %d", st, want)
 			}
 		})
+	}
+}
+
+// TestAwaitInit: awaitInit says ready exactly when the pipe's read end is
+// closed, waiting for it at most its limit.
+func TestAwaitInit(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if awaitInit(w, 20*time.Millisecond) {
+		t.Error("ready while the read end is open")
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond) // the close comes while it waits
+		r.Close()
+	}()
+	if !awaitInit(w, deadline) {
+		t.Error("not ready after the read end was closed")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -89,16 +90,19 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	case <-l.ctx.Done():
 	}
 	// The funnel: the init forwards SIGTERM to the whole tree, and SIGKILL
-	// of the init ends its namespace. A SIGTERM that reaches the init
-	// before it catches SIGTERM would be lost (the kernel drops it for a
+	// of the init ends its namespace. A SIGTERM that reached the init
+	// before it takes SIGTERM would be lost (the kernel drops it for a
 	// namespace's PID 1) and the run would wait out the whole grace: a
 	// funnel entered in the init's first moments first waits, at most the
-	// grace, until the init says it is ready (TestInitReady).
+	// grace, until the init is ready (TestInitReady). One that never gets
+	// ready started nothing (the inits start the command only after), so
+	// it is killed at once.
 	grace := l.o.Grace
 	if m == modePgroup {
 		grace += pgroupMargin
 	}
-	if !awaitInit(hold, waited, grace) {
+	if !awaitInit(hold, grace) {
+		p.Signal(syscall.SIGKILL)
 		ps = <-waited
 		streams.wait(l.o.Grace)
 		return l.Status(), nil
@@ -116,29 +120,27 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	return l.Status(), nil
 }
 
-// awaitInit waits until the init is ready for SIGTERM (initReady), at most
-// d, and reports whether it is still running; when it has ended, its state
-// is left in waited for the caller.
-func awaitInit(hold *os.File, waited chan *os.ProcessState, d time.Duration) bool {
+// awaitInit waits, at most d, until the race pipe's read end is closed:
+// the init closes it once it takes SIGTERM (or by exiting). hold is the
+// pipe's only write end, which then polls POLLERR. It reports whether that
+// happened (TestAwaitInit).
+func awaitInit(hold *os.File, d time.Duration) bool {
 	end := time.Now().Add(d)
-	for !initReady(hold) && time.Now().Before(end) {
-		select {
-		case ps := <-waited:
-			waited <- ps
+	fds := []unix.PollFd{{Fd: int32(hold.Fd())}}
+	for {
+		ms := max(time.Until(end).Milliseconds(), 0)
+		n, err := unix.Poll(fds, int(min(ms, math.MaxInt32)))
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return true // cannot tell: send the SIGTERM anyway
+		case n > 0 && fds[0].Revents&unix.POLLERR != 0:
+			return true
+		case ms == 0:
 			return false
-		case <-time.After(time.Millisecond):
 		}
 	}
-	return true
-}
-
-// initReady reports whether the init has closed the race pipe's read end,
-// which it does only once it catches SIGTERM: hold, the only write end,
-// then polls POLLERR.
-func initReady(hold *os.File) bool {
-	fds := []unix.PollFd{{Fd: int32(hold.Fd())}}
-	n, err := unix.Poll(fds, 0)
-	return err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0
 }
 
 // start re-executes this binary as the init of c, in the first containment

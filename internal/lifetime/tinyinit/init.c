@@ -331,7 +331,7 @@ __attribute__((used)) void cmain(i64 *sp)
 		flush();
 		exit_group(STATUS_CANNOT_RUN);
 	}
-	/* Closing the race pipe tells Run we take SIGTERM now (initReady):
+	/* Closing the race pipe tells Run we take SIGTERM now (awaitInit):
 	 * the kernel drops a signal PID 1 neither catches nor blocks. */
 	sys(SYS_close, RACE_FD, 0, 0);
 
