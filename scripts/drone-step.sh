@@ -24,7 +24,8 @@ interrupted=
 
 forward() {
 	interrupted=$1
-	[ -n "$child" ] && kill -s "$1" -- "-$child" 2>/dev/null
+	# Before setsid has made the group, the child alone is there.
+	[ -n "$child" ] && { kill -s "$1" -- "-$child" 2>/dev/null || kill -s "$1" "$child" 2>/dev/null; }
 	return 0
 }
 
@@ -47,9 +48,10 @@ trap 'forward INT' INT
 trap 'forward HUP' HUP
 trap reap EXIT
 
-# bash starts a background job with INT and QUIT ignored (no job control),
-# and the command would inherit that, so a forwarded INT would never reach
-# it: give it the default actions back. (ccci-sh does not ignore them.)
+# bash starts a background simple command with INT and QUIT ignored (no
+# job control), and the command would inherit that, so a forwarded INT
+# would never reach it. A background subshell that execs it gets the
+# default actions (the trap - says so explicitly). ccci-sh ignores neither.
 if [ -n "${BASH_VERSION:-}" ]; then
 	(trap - INT QUIT; exec setsid "$@") &
 else
@@ -57,7 +59,7 @@ else
 fi
 child=$!
 # A signal that came before $child was known is forwarded now.
-[ -z "$interrupted" ] || kill -s "$interrupted" -- "-$child" 2>/dev/null
+[ -z "$interrupted" ] || forward "$interrupted"
 
 # A trapped signal makes wait return early (status > 128) while the group
 # winds down: wait again until the leader itself has ended.
