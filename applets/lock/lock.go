@@ -98,7 +98,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o *options) int {
 	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace})
 	defer lt.End()
-	defer runstate.HoldCurrent(env)() // the run is live while we work for it
+	defer runstate.HoldCurrent(env, "lock")() // the run is live while we work for it
 	l, err := b.Acquire(lt.Context(), lock.Request{
 		Domain:   domain,
 		Shared:   o.shared,

@@ -1,6 +1,7 @@
 package runstate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -99,8 +100,12 @@ func TestHoldCurrent(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			env := &applet.Env{Environ: append([]string{"CCCI_RUNS_DIR=" + runs}, c.env...)}
-			release := HoldCurrent(env)
+			var stderr bytes.Buffer
+			env := &applet.Env{Environ: append([]string{"CCCI_RUNS_DIR=" + runs}, c.env...), Stderr: &stderr}
+			release := HoldCurrent(env, "lock")
+			if stderr.Len() > 0 {
+				t.Errorf("stderr: %s", stderr.String())
+			}
 			for _, id := range []string{"a", "b", "c"} {
 				r, _ := Open(runs, id)
 				if live, err := r.Live(0); err != nil || live != (id == c.want) {
@@ -116,5 +121,28 @@ func TestHoldCurrent(t *testing.T) {
 				t.Errorf("run a live after release")
 			}
 		})
+	}
+}
+
+// TestHoldCurrentFails: an initialised run whose live-lock cannot be held
+// (here a directory stands at live.lock) is said on stderr, not passed over.
+func TestHoldCurrentFails(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "runs")
+	r, _ := Open(runs, "a")
+	if err := r.Init(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(runs, "a", "live.lock")
+	if err := os.Remove(live); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(live, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	release := HoldCurrent(&applet.Env{Environ: []string{"CCCI_RUNS_DIR=" + runs, "CCCI_RUN_ID=a"}, Stderr: &stderr}, "lock")
+	release()
+	if got := stderr.String(); !strings.HasPrefix(got, "ccci-lock: run a: cannot hold its live-lock") {
+		t.Errorf("stderr %q; want the run named and why", got)
 	}
 }

@@ -144,8 +144,10 @@ func tryExclusive(f *os.File) (held bool, err error) {
 // $CCCI_RUN_ID, else $DRONE_BUILD_NUMBER) if that run was initialised, so
 // that an applet doing work for a run (ccci-lock) keeps it live without
 // creating run directories for callers that never used ccci-runstate
-// (TestHoldCurrent). release is never nil.
-func HoldCurrent(env *applet.Env) (release func()) {
+// (TestHoldCurrent). An initialised run whose live-lock cannot be held is
+// reported on stderr under prog's name: a janitor may then take the run
+// for dead. release is never nil.
+func HoldCurrent(env *applet.Env, prog string) (release func()) {
 	id, err := RunID(env)
 	if err != nil {
 		return func() {}
@@ -159,6 +161,7 @@ func HoldCurrent(env *applet.Env) (release func()) {
 	}
 	release, err = r.HoldLive()
 	if err != nil {
+		env.Errorf(prog, "run %s: cannot hold its live-lock, a janitor may take it for dead: %v", id, err)
 		return func() {}
 	}
 	return release

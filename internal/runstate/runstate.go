@@ -6,7 +6,8 @@
 //   - paths are built only from run ids and state names that passed
 //     internal/names; a bad one is refused before anything is touched;
 //   - a run directory is 0700 and never inside a runs dir that is
-//     world-writable or owned by another user (TestRunsDirRefused);
+//     world- or group-writable or owned by another user
+//     (TestRunsDirRefused);
 //   - Incr is atomic under any number of concurrent callers (an exclusive
 //     flock per counter) and a crash never leaves a half-written counter
 //     (temp file, fsync, rename): TestIncrConcurrent, TestIncrKilled,
@@ -101,8 +102,8 @@ func Open(runsDir, id string) (*Run, error) {
 	return &Run{ID: id, Dir: filepath.Join(runsDir, id), RunsDir: runsDir}, nil
 }
 
-// checkRunsDir refuses a runs directory anyone may write to, or that
-// another user owns: there someone else could plant or swap a run directory
+// checkRunsDir refuses a runs directory others may write to (world or
+// group), or that another user owns: there someone else could plant or swap a run directory
 // between our checks and uses (TestRunsDirRefused).
 func checkRunsDir(dir string) error {
 	fi, err := os.Stat(dir)
@@ -112,8 +113,8 @@ func checkRunsDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("runs directory %s: not a directory", dir)
 	}
-	if fi.Mode().Perm()&0o002 != 0 {
-		return fmt.Errorf("runs directory %s: world-writable (mode %v); refusing", dir, fi.Mode().Perm())
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("runs directory %s: writable by others (mode %v, world- or group-writable); refusing", dir, fi.Mode().Perm())
 	}
 	if uid, euid := fi.Sys().(*syscall.Stat_t).Uid, os.Geteuid(); int(uid) != euid {
 		return fmt.Errorf("runs directory %s: owned by uid %d, not by us (uid %d); refusing", dir, uid, euid)

@@ -56,7 +56,8 @@ func TestRunsDirRefused(t *testing.T) {
 		name, want string
 		spoil      func(dir string) error
 	}{
-		{"world-writable", "world-writable", func(d string) error { return os.Chmod(d, 0o777) }},
+		{"world-writable", "world- or group-writable", func(d string) error { return os.Chmod(d, 0o777) }},
+		{"group-writable", "world- or group-writable", func(d string) error { return os.Chmod(d, 0o770) }},
 		{"other owner", "owned by uid 65534", func(d string) error { return os.Chown(d, 65534, 65534) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
