@@ -61,10 +61,16 @@ func Alone(t testing.TB, within time.Duration) {
 		t.Fatal("testbed.Alone: Share was not called (in TestMain)")
 	}
 	fd := int(daemon.Fd())
+	// At t's end the hold is shared again, also when t fails while it
+	// waits: a conversion that would block has dropped the shared hold
+	// already (flock(2)).
+	t.Cleanup(func() {
+		if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
+			t.Errorf("flock %s back to shared: %v", daemonLock, err)
+		}
+	})
 	start, said := time.Now(), time.Now()
 	for {
-		// A conversion that would block drops the shared hold (flock(2));
-		// the Cleanup below takes it again.
 		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			break
@@ -82,9 +88,4 @@ func Alone(t testing.TB, within time.Duration) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("alone on dockerd after %v", time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
-			t.Errorf("flock %s back to shared: %v", daemonLock, err)
-		}
-	})
 }
