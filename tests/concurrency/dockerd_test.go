@@ -1,7 +1,6 @@
 package concurrency
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,15 +31,7 @@ func TestDockerdRestart(t *testing.T) {
 	b.reapAtEnd()
 	domain := u + "-1.ci.test"
 	run := u + "a"
-	req, ack := filepath.Join(b.dir, "restart.req"), filepath.Join(b.dir, "restart.ack")
-	c := b.cmd([]string{"CCCI_RUN_ID=" + run, "REQ=" + req, "ACK=" + ack}, "ccci-deploy", "--recipe", b.recipe, domain,
-		"--", "sh", "-c", `touch "$REQ"; i=0; while [ ! -e "$ACK" ] && [ $i -lt 2400 ]; do i=$((i+1)); sleep 0.05; done`)
-	var errb bytes.Buffer
-	c.Stderr = &errb
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 3*time.Minute, "the test command", func() bool { _, err := os.Stat(req); return err == nil })
+	c, errb, ack := b.heldDeploy(run, domain, "restart", 2400)
 
 	pid := dockerdPid(t)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -51,7 +42,7 @@ func TestDockerdRestart(t *testing.T) {
 		log, _ := exec.Command("../../.ci/testbed", "log").CombinedOutput()
 		t.Fatalf(".ci/testbed up after the kill: %v\n%s\n%s", err, out, log)
 	}
-	os.WriteFile(ack, nil, 0o644)
+	ack()
 
 	st := waitCmd(t, c, 5*time.Minute)
 	out := errb.String()

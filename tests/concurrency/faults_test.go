@@ -1,7 +1,6 @@
 package concurrency
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"os"
@@ -217,17 +216,9 @@ func TestDockerUnreachable(t *testing.T) {
 
 	// Down during the teardown: the test command closes the socket and
 	// waits for the proxy to confirm.
-	req, ack := filepath.Join(b.dir, "down.req"), filepath.Join(b.dir, "down.ack")
-	c := b.cmd([]string{"CCCI_RUN_ID=" + u + "b", "REQ=" + req, "ACK=" + ack}, "ccci-deploy", "--recipe", b.recipe, domain,
-		"--", "sh", "-c", `touch "$REQ"; i=0; while [ ! -e "$ACK" ] && [ $i -lt 1200 ]; do i=$((i+1)); sleep 0.05; done`)
-	var errb bytes.Buffer
-	c.Stderr = &errb
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 3*time.Minute, "the test command", func() bool { _, err := os.Stat(req); return err == nil })
+	c, errb, ack := b.heldDeploy(u+"b", domain, "down", 1200)
 	px.setDown(true)
-	os.WriteFile(ack, nil, 0o644)
+	ack()
 	st = waitCmd(t, c, 4*time.Minute)
 	out = errb.String()
 	if st != 1 || !strings.Contains(out, "teardown") || strings.Contains(out, "== teardown: "+domain+" complete") {

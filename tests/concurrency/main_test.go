@@ -198,6 +198,25 @@ func status(ps *os.ProcessState) int {
 	return ws.ExitStatus()
 }
 
+// heldDeploy starts ccci-deploy of domain as run, with a test command that
+// says it runs (NAME.req) and then waits, at most polls × 50 ms, for ack()
+// — while a test breaks something under it. It returns once the test
+// command runs; stderr is the deploy's stderr.
+func (b *bed) heldDeploy(run, domain, name string, polls int) (c *exec.Cmd, stderr *bytes.Buffer, ack func()) {
+	b.t.Helper()
+	req, ackFile := filepath.Join(b.dir, name+".req"), filepath.Join(b.dir, name+".ack")
+	c = b.cmd([]string{"CCCI_RUN_ID=" + run, "REQ=" + req, "ACK=" + ackFile, "POLLS=" + strconv.Itoa(polls)},
+		"ccci-deploy", "--recipe", b.recipe, domain, "--",
+		"sh", "-c", `touch "$REQ"; i=0; while [ ! -e "$ACK" ] && [ $i -lt $POLLS ]; do i=$((i+1)); sleep 0.05; done`)
+	stderr = new(bytes.Buffer)
+	c.Stderr = stderr
+	if err := c.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	waitFor(b.t, 3*time.Minute, "the test command", func() bool { _, err := os.Stat(req); return err == nil })
+	return c, stderr, func() { os.WriteFile(ackFile, nil, 0o644) }
+}
+
 // janitor runs one ccci-janitor pass (or --check) scoped to the bed's
 // domains, with --min-age 0 (every run dir without a live holder is dead):
 // the harshest setting for "never reap a live run".
