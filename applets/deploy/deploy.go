@@ -1,5 +1,7 @@
 // Package deploy is the ccci-deploy applet: one app's full cycle under its
-// lock. The cycle itself is internal/app.Cycle; this package is its flags.
+// lock (cycle.go). The recipe, the
+// env file, the drivers and the teardown the janitor shares are
+// internal/app's.
 //
 // Synopsis:
 //
@@ -12,7 +14,6 @@ import (
 	"flag"
 	"time"
 
-	"git.coopcloud.tech/toolshed/ccci/internal/app"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	_ "git.coopcloud.tech/toolshed/ccci/internal/flock" // the "file" lock backend
 	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
@@ -67,12 +68,12 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	if err != nil {
 		return env.Usage(prog, Usage, err)
 	}
-	return c.Run(ctx)
+	return c.run(ctx)
 }
 
-func parse(env *applet.Env, args []string) (*app.Cycle, error) {
-	c := &app.Cycle{Prog: prog, Env: env, Driver: "stack", Server: "default",
-		Timeout: 5 * time.Minute, Deadline: lifetime.DefaultDeadline, Grace: lifetime.DefaultGrace}
+func parse(env *applet.Env, args []string) (*cycle, error) {
+	c := &cycle{env: env, options: options{Driver: "stack", Server: "default",
+		Timeout: 5 * time.Minute, Deadline: lifetime.DefaultDeadline, Grace: lifetime.DefaultGrace}}
 	fs := applet.NewFlagSet(prog)
 	fs.StringVar(&c.Driver, "driver", c.Driver, "")
 	fs.StringVar(&c.Recipe, "recipe", "", "")

@@ -64,13 +64,28 @@ func FindRecipe(abraDir, recipe string) (Recipe, error) {
 	return Recipe{Name: filepath.Base(abs), Dir: abs}, nil
 }
 
-// CheckSyntax parses every compose file the recipe would use (given env,
-// for COMPOSE_FILE) as YAML, without interpolating: it runs before the lock
-// is taken, so a broken recipe fails at once instead of after a wait, and
-// before an env file that may lack variables exists. Load, under the lock,
-// checks the rest.
-func CheckSyntax(r Recipe, env map[string]string) error {
-	for _, path := range compose.Files(r.Dir, env) {
+// FindRecipeFor resolves --recipe; without one, the recipe named in the
+// app's existing env file (TYPE, or RECIPE in newer abra), as abra does.
+func FindRecipeFor(abraDir, recipe, envFile string) (Recipe, error) {
+	if recipe == "" {
+		if env, err := compose.ReadEnvFile(envFile); err == nil {
+			recipe = env["TYPE"]
+		}
+	}
+	return FindRecipe(abraDir, recipe)
+}
+
+// CheckSyntax parses every compose file the recipe would use (COMPOSE_FILE
+// from its .env.sample) as YAML, without interpolating: it runs before the
+// lock is taken, so a broken recipe fails at once instead of after a wait,
+// and before an env file that may lack variables exists. Load, under the
+// lock, checks the rest.
+func CheckSyntax(r Recipe) error {
+	sample, err := compose.ReadEnvFile(filepath.Join(r.Dir, ".env.sample"))
+	if err != nil {
+		return inputErr("recipe %s: %v", r.Name, err)
+	}
+	for _, path := range compose.Files(r.Dir, sample) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return inputErr("recipe %s: %v", r.Name, err)
@@ -83,21 +98,15 @@ func CheckSyntax(r Recipe, env map[string]string) error {
 	return nil
 }
 
-// Load reads the recipe's compose files interpolated with the app's env
-// file plus DOMAIN and STACK_NAME (as abra threads them in). A missing
-// variable or a bad compose file is an ErrInput.
-func Load(r Recipe, envFile, domain string) (*compose.Project, error) {
-	env, err := compose.ReadEnvFile(envFile)
-	if err != nil {
-		return nil, inputErr("env file %v", err)
+// AbraDir is abra's config dir: $ABRA_DIR, else $HOME/.abra (the runner's
+// home when HOME is unset).
+func AbraDir(getenv func(string) string) string {
+	if d := getenv("ABRA_DIR"); d != "" {
+		return d
 	}
-	if _, ok := env["DOMAIN"]; !ok {
-		env["DOMAIN"] = domain
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
 	}
-	env["STACK_NAME"] = names.StackName(domain)
-	p, err := compose.Load(r.Dir, env)
-	if err != nil {
-		return nil, inputErr("%v", err)
-	}
-	return p, nil
+	return filepath.Join(home, ".abra")
 }

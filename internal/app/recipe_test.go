@@ -89,29 +89,31 @@ func TestCreateEnvFile(t *testing.T) {
 	}
 }
 
-func TestCheckSyntaxAndLoad(t *testing.T) {
+// CheckSyntax refuses a recipe whose compose file is not YAML, naming the
+// file, before anything is interpolated; Resolve interpolates the app's env
+// file, with DOMAIN from the app.
+func TestCheckSyntaxAndResolve(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
 		"ok/compose.yml":     "services:\n  app:\n    image: x\n    environment:\n      - D=${DOMAIN}\n      - V=${NEEDED}\n",
+		"ok/.env.sample":     "TYPE=ok\n",
 		"broken/compose.yml": "services:\n  app: [\n",
+		"broken/.env.sample": "TYPE=broken\n",
 		"ok.env":             "NEEDED=1\n",
-		"missing.env":        "OTHER=1\n",
 	})
 	ok, broken := Recipe{"ok", filepath.Join(dir, "ok")}, Recipe{"broken", filepath.Join(dir, "broken")}
-	if err := CheckSyntax(ok, nil); err != nil {
+	if err := CheckSyntax(ok); err != nil {
 		t.Errorf("CheckSyntax(ok) = %v", err)
 	}
-	if err := CheckSyntax(broken, nil); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "broken/compose.yml") {
+	if err := CheckSyntax(broken); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "broken/compose.yml") {
 		t.Errorf("CheckSyntax(broken) = %v, want an ErrInput naming the file", err)
 	}
-	p, err := Load(ok, filepath.Join(dir, "ok.env"), "d.test")
+	inst := &Instance{Domain: "d.test", Recipe: ok, EnvFile: filepath.Join(dir, "ok.env")}
+	a, err := Resolve(inst, "r1", nil)
 	if err != nil {
-		t.Fatalf("Load = %v", err)
+		t.Fatalf("Resolve = %v", err)
 	}
-	if got := *p.Services["app"].Environment["D"]; got != "d.test" {
+	if got := *a.Project.Services["app"].Environment["D"]; got != "d.test" {
 		t.Errorf("DOMAIN interpolated as %q, want d.test", got)
-	}
-	if _, err := Load(ok, filepath.Join(dir, "missing.env"), "d.test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "NEEDED") {
-		t.Errorf("Load with a missing variable = %v, want an ErrInput naming NEEDED", err)
 	}
 }
