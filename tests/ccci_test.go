@@ -39,6 +39,14 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "tests: build ccci:", err)
 			return 1
 		}
+		// The test app on the host too: scripts' HTTP client (-get).
+		app := exec.Command("go", "build", "-o", filepath.Join(dir, "ccci-test-app"), "./testdata/app")
+		app.Env = build.Env
+		app.Stdout, app.Stderr = os.Stderr, os.Stderr
+		if err := app.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "tests: build the test app:", err)
+			return 1
+		}
 		inst := exec.Command(filepath.Join(dir, "ccci"), "--install", dir)
 		inst.Stdout, inst.Stderr = os.Stderr, os.Stderr
 		if err := inst.Run(); err != nil {

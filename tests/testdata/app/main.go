@@ -5,10 +5,13 @@
 //
 //	app [-addr :8080] [-data /data] [-secret /run/secrets/db_password]
 //	app -healthcheck [-addr :8080]
+//	app -get URL
 //
 // It appends a line to DATA/hits on start and on each request (so a test sees
 // its volume written), reads the secret file if present (reported on /), and
-// answers /health. The environment picks misbehaviour:
+// answers /health and /cat?path=FILE (the file's content: what a test reads
+// of a rendered config or a mounted secret inside the running container).
+// The environment picks misbehaviour:
 //
 //	CRASH=1          exit 1 at start (a crash loop under restart_policy any)
 //	IGNORE_TERM=1    ignore SIGTERM, so a stop takes the whole stop-grace
@@ -16,12 +19,15 @@
 //	EXIT_AFTER=3s    exit 0 after that long (a container briefly using a volume)
 //
 // -healthcheck does GET /health on localhost and exits 0 or 1: a scratch
-// image has no shell or curl for the compose healthcheck to call.
+// image has no shell or curl for the compose healthcheck to call. -get
+// prints URL's body and exits 0 on 200: the tests' HTTP client, so they
+// need no curl either.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -35,9 +41,13 @@ func main() {
 	data := flag.String("data", "/data", "volume directory to write hits to")
 	secret := flag.String("secret", "/run/secrets/db_password", "secret file to read")
 	health := flag.Bool("healthcheck", false, "GET /health on localhost and exit 0 or 1")
+	get := flag.String("get", "", "GET this URL, print the body, exit 0 on 200")
 	flag.Parse()
 	if *health {
 		os.Exit(healthcheck(*addr))
+	}
+	if *get != "" {
+		os.Exit(fetch(*get))
 	}
 	if os.Getenv("CRASH") == "1" {
 		fmt.Fprintln(os.Stderr, "app: CRASH=1: exiting 1")
@@ -56,6 +66,14 @@ func main() {
 	}
 	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/cat", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(r.URL.Query().Get("path"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.Write(b)
 	})
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		hit(*data, r.URL.Path)
@@ -95,6 +113,22 @@ func healthcheck(addr string) int {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		fmt.Fprintln(os.Stderr, "app: healthcheck:", resp.Status)
+		return 1
+	}
+	return 0
+}
+
+func fetch(url string) int {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "app: get:", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	io.Copy(os.Stdout, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "app: get:", resp.Status)
 		return 1
 	}
 	return 0
