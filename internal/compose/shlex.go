@@ -98,8 +98,8 @@ func shlexSplit(s string) ([]string, error) {
 	return words, nil
 }
 
-// shlexClass classifies r as shlex's default classifier: ' ' space, '"',
-// '\'', '\\', '#', else 'c' a word character.
+// shlexClass classifies r as shlex's default classifier: ' ' for space,
+// the rune itself for a quote, a backslash or #, else 'c' (a word rune).
 func shlexClass(r rune) byte {
 	switch {
 	case r == ' ', r == '\t', r == '\r', r == '\n':
