@@ -60,11 +60,11 @@ func matchSubst(s string, i int) (sub string, end int, ok bool) {
 	if j < len(s) && s[j] == '$' {
 		return "$", j + 1, true
 	}
-	if j < len(s) && isNameStart(s[j]) {
+	if nameRune(s, j, true) > 0 {
 		k := substEnd(s, j)
 		return s[j:k], k, true
 	}
-	if j+1 < len(s) && s[j] == '{' && isNameStart(s[j+1]) {
+	if j+1 < len(s) && s[j] == '{' && nameRune(s, j+1, true) > 0 {
 		k := substEnd(s, j+1)
 		if k < len(s) && s[k] == '}' {
 			return s[j+1 : k], k + 1, true
@@ -76,9 +76,9 @@ func matchSubst(s string, i int) (sub string, end int, ok bool) {
 // substEnd returns where [_a-z][_a-z0-9]*(?::?[-?][^}]*)? starting at j
 // ends.
 func substEnd(s string, j int) int {
-	k := j + 1
-	for k < len(s) && isNameChar(s[k]) {
-		k++
+	k := j + nameRune(s, j, true)
+	for n := nameRune(s, k, false); n > 0; n = nameRune(s, k, false) {
+		k += n
 	}
 	op := k
 	if op < len(s) && s[op] == ':' {
@@ -91,6 +91,23 @@ func substEnd(s string, j int) int {
 		}
 	}
 	return k
+}
+
+// nameRune returns the length of the name character at s[i], 0 if there
+// is none: [_a-z] (or [_a-z0-9] past the start) under Go's (?i), which also
+// folds the Kelvin sign to k and the long s to s.
+func nameRune(s string, i int, start bool) int {
+	switch {
+	case i >= len(s):
+		return 0
+	case isNameStart(s[i]) || !start && s[i] >= '0' && s[i] <= '9':
+		return 1
+	case strings.HasPrefix(s[i:], "\u212a"):
+		return len("\u212a")
+	case strings.HasPrefix(s[i:], "\u017f"):
+		return len("\u017f")
+	}
+	return 0
 }
 
 // substituteOne applies docker's substitute functions in docker's order:
