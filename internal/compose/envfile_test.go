@@ -42,6 +42,7 @@ func TestParseEnvFile(t *testing.T) {
 		{"last wins", "A=1\nA=2\n", map[string]string{"A": "2"}, ""},
 		{"spaces around =", "A = 1\n", map[string]string{"A": "1"}, ""},
 		{"digits and dots", "1A.b=x\n", map[string]string{"1A.b": "x"}, ""},
+		{"blank inside name", "A B=1\n", map[string]string{"A B": "1"}, ""},
 		{"no equals", "A=1\nJUSTKEY\n", nil, "2: unexpected character '\\n' in variable name \"JUSTKEY\" (want KEY=VALUE)"},
 		{"no equals at end", "A=1\nJUSTKEY", nil, "2: \"JUSTKEY\": want KEY=VALUE"},
 		{"dash in key", "A-B=x\n", nil, "1: unexpected character '-' in variable name \"A-B=x\" (want KEY=VALUE)"},
