@@ -368,3 +368,23 @@ func TestRenderRoundTrip(t *testing.T) {
 		t.Errorf("render does not round-trip:\n%s\n---\n%s", first.String(), second.String())
 	}
 }
+
+// TestExposeAllEnv: the app service gets every env variable it does not
+// set itself (its own values win, even unset ones); other services none.
+func TestExposeAllEnv(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{"compose.yml": "services:\n  app:\n    image: x\n    environment:\n      - A=own\n      - U\n  db:\n    image: y\n"})
+	env := map[string]string{"A": "env", "B": "b", "STACK_NAME": "s"}
+	cfg, err := LoadConfig(dir, env, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ExposeAllEnv(cfg, env)
+	str := func(v string) *string { return &v }
+	want := composetypes.MappingWithEquals{"A": str("own"), "U": nil, "B": str("b"), "STACK_NAME": str("s")}
+	if got := cfg.Services[0].Environment; !reflect.DeepEqual(got, want) {
+		t.Errorf("app environment = %v, want %v", got, want)
+	}
+	if got := cfg.Services[1].Environment; len(got) != 0 {
+		t.Errorf("db environment = %v, want none", got)
+	}
+}
