@@ -39,3 +39,9 @@ vet:
 
 clean:
 	rm -rf bin
+
+# The expected `docker stack config` output of the recipe corpus
+# (tests/testdata/recipes-corpus), made with the Docker CLI 28; see .ci/golden.
+.PHONY: golden
+golden:
+	.ci/golden

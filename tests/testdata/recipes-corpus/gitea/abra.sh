@@ -1,0 +1,2 @@
+export APP_INI_VERSION=v17
+export ENTRYPOINT_VERSION=v3
