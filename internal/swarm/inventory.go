@@ -118,15 +118,19 @@ func (c *Client) list(ctx context.Context, add func(Resource)) error {
 	if err := c.api.call(ctx, "GET", "/services", nil, nil, &svcs); err != nil {
 		return fmt.Errorf("list services: %v", err)
 	}
+	// The networks a service attaches to, by ID: a swarm network can
+	// exist, and be in use, before the node lists it, so a teardown
+	// racing a deploy (a run SIGKILLed mid-deploy) would miss it and it
+	// would appear after --check said "no leaks" (tests/concurrency
+	// TestDeployKills). Only those the node does not list are the
+	// service's: a listed one carries its own labels, and an external
+	// network a service joins (traefik's proxy) is not the stack's to
+	// remove (testdata/deploy/recipe.txtar).
+	var attached []Resource
 	for _, s := range svcs {
 		add(Resource{"service", s.ID, s.Spec.Name, s.Spec.Labels})
-		// The networks a service attaches to, by ID: a swarm network can
-		// exist, and be in use, before the node lists it, so a teardown
-		// racing a deploy (a run SIGKILLed mid-deploy) would miss it and
-		// it would appear after --check said "no leaks"
-		// (tests/concurrency TestDeployKills).
 		for _, n := range s.Spec.TaskTemplate.Networks {
-			add(Resource{"network", n.Target, n.Target, s.Spec.Labels})
+			attached = append(attached, Resource{"network", n.Target, n.Target, s.Spec.Labels})
 		}
 	}
 	if err := c.listContainers(ctx, add); err != nil {
@@ -136,8 +140,15 @@ func (c *Client) list(ctx context.Context, add func(Resource)) error {
 	if err := c.api.call(ctx, "GET", "/networks", nil, nil, &nets); err != nil {
 		return fmt.Errorf("list networks: %v", err)
 	}
+	listed := map[string]bool{}
 	for _, n := range nets {
 		add(Resource{"network", n.ID, n.Name, n.Labels})
+		listed[n.ID], listed[n.Name] = true, true
+	}
+	for _, r := range attached {
+		if !listed[r.ID] {
+			add(r)
+		}
 	}
 	var vols volume.ListResponse
 	if err := c.api.call(ctx, "GET", "/volumes", nil, nil, &vols); err != nil {
