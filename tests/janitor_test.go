@@ -82,7 +82,7 @@ func cmdOrphan(ts *testscript.TestScript, neg bool, args []string) {
 	env, err := compose.ReadEnvFile(filepath.Join(dir, ".env.sample"))
 	ts.Check(err)
 	env["DOMAIN"], env["STACK_NAME"] = domain, names.StackName(domain)
-	p, err := compose.Load(dir, env)
+	p, err := compose.LoadConfig(dir, env, nil)
 	ts.Check(err)
 	app, err := iswarm.NewApp(domain, run, p)
 	ts.Check(err)
@@ -94,7 +94,7 @@ func cmdOrphan(ts *testscript.TestScript, neg bool, args []string) {
 		sc.Teardown(context.Background(), app.Stack, iswarm.TeardownOptions{})
 		sc.Close()
 	})
-	_, err = sc.CreateSecrets(ctx, app)
+	_, err = sc.CreateSecrets(ctx, app, testSecret)
 	ts.Check(err)
 	ts.Check(sc.Deploy(ctx, app))
 	// Converged, as a run killed after deploying leaves it (a teardown

@@ -47,7 +47,7 @@ func deploy(t *testing.T, recipe string) *deployed {
 		t.Fatal(err)
 	}
 	env["DOMAIN"], env["STACK_NAME"] = domain, strings.ReplaceAll(domain, ".", "_")
-	p, err := compose.Load(dir, env)
+	p, err := compose.LoadConfig(dir, env, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func deploy(t *testing.T, recipe string) *deployed {
 		sc.Close()
 		api.Close()
 	})
-	if _, err := sc.CreateSecrets(ctx, app); err != nil {
+	if _, err := sc.CreateSecrets(ctx, app, testSecret); err != nil {
 		t.Fatal(err)
 	}
 	if err := sc.Deploy(ctx, app); err != nil {
@@ -254,3 +254,6 @@ func keys[V any](m map[string]V) []string {
 	}
 	return l
 }
+
+// testSecret is the value of every secret the tests' apps create.
+func testSecret(key string) ([]byte, error) { return []byte("secret-" + key), nil }

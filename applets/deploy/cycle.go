@@ -172,7 +172,7 @@ func (c *cycle) locked(l lock.Lock) int {
 			return c.teardown(c.status(err, "new app %s: %v", inst.Domain, err))
 		}
 	}
-	if err := app.Prepare(inst, c.state.ID, c.warn); err != nil {
+	if err := app.Prepare(inst, c.state.ID, c.env.Getenv, c.warn); err != nil {
 		return c.teardown(c.fail(exitFor(err), "%v", err))
 	}
 	token := strconv.FormatUint(inst.Token, 10)

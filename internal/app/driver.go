@@ -38,6 +38,8 @@ type Instance struct {
 	Log                              io.Writer // where drivers' output goes (stderr)
 	Grace                            time.Duration
 	Token                            uint64 // the lock's fencing token, once held
+	// Secret returns the value of the app's secret key (Prepare sets it).
+	Secret func(key string) ([]byte, error)
 }
 
 // Drivers by --driver name.
@@ -52,7 +54,13 @@ func (Stack) New(ctx context.Context, a *Instance) error {
 }
 
 func (Stack) Deploy(ctx context.Context, a *Instance) error {
-	if _, err := a.Swarm.CreateSecrets(ctx, a.App); err != nil {
+	if err := a.Swarm.CheckExternals(ctx, a.App); err != nil {
+		if errors.Is(err, swarm.ErrMissingExternal) {
+			return inputErr("%v", err)
+		}
+		return err
+	}
+	if _, err := a.Swarm.CreateSecrets(ctx, a.App, a.Secret); err != nil {
 		return err
 	}
 	return a.Swarm.Deploy(ctx, a.App)

@@ -109,11 +109,25 @@ func TestCheckSyntaxAndResolve(t *testing.T) {
 		t.Errorf("CheckSyntax(broken) = %v, want an ErrInput naming the file", err)
 	}
 	inst := &Instance{Domain: "d.test", Recipe: ok, EnvFile: filepath.Join(dir, "ok.env")}
-	a, err := Resolve(inst, "r1", nil)
+	var warnings []string
+	r, err := Resolve(inst, "r1", nil, func(w string) { warnings = append(warnings, w) })
 	if err != nil {
 		t.Fatalf("Resolve = %v", err)
 	}
-	if got := *a.Project.Services["app"].Environment["D"]; got != "d.test" {
+	if got := *r.App.Config.Services[0].Environment["D"]; got != "d.test" {
 		t.Errorf("DOMAIN interpolated as %q, want d.test", got)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q for a recipe with every variable set", warnings)
+	}
+	// A variable set nowhere is "" with one warning naming it, as in
+	// docker stack deploy, not an error.
+	inst.EnvFile = filepath.Join(dir, "absent.env") // the sample, then: NEEDED unset
+	r, err = Resolve(inst, "r1", nil, func(w string) { warnings = append(warnings, w) })
+	if err != nil {
+		t.Fatalf("Resolve without NEEDED = %v", err)
+	}
+	if got := *r.App.Config.Services[0].Environment["V"]; got != "" || len(warnings) != 1 || !strings.Contains(warnings[0], "NEEDED") {
+		t.Errorf("V = %q, warnings %q; want \"\" and one warning naming NEEDED", got, warnings)
 	}
 }

@@ -98,6 +98,27 @@ func LoadConfig(dir string, env map[string]string, warn func(string)) (*composet
 	return cfg, nil
 }
 
+// Files returns the compose files of the recipe in dir, as abra picks them:
+// COMPOSE_FILE (":"-separated, relative to dir) when env sets it, else
+// compose.yml.
+func Files(dir string, env map[string]string) []string {
+	names := []string{"compose.yml"}
+	if cf := env["COMPOSE_FILE"]; cf != "" {
+		names = strings.Split(cf, ":")
+	}
+	var paths []string
+	for _, n := range names {
+		if n == "" {
+			continue
+		}
+		if !filepath.IsAbs(n) {
+			n = filepath.Join(dir, n)
+		}
+		paths = append(paths, n)
+	}
+	return paths
+}
+
 // unsupportedKeys are the service keys docker stack deploy ignores with a
 // warning (types.UnsupportedProperties).
 func unsupportedKeys() []string {

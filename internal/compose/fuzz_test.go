@@ -52,33 +52,6 @@ func FuzzParseEnvFile(f *testing.F) {
 	})
 }
 
-// FuzzInterpolate: never panics; text without '$' is returned unchanged;
-// $$-escaping any text interpolates back to it.
-func FuzzInterpolate(f *testing.F) {
-	for _, s := range []string{"$A", "${A:-d}", "${U:-${A}}", "$$", "${A", "x$", "${A:?m}", "${A+b}", "Host(`${A}`)"} {
-		f.Add(s)
-	}
-	lookup := func(k string) (string, bool) {
-		if k == "A" {
-			return "a", true
-		}
-		if k == "E" {
-			return "", true
-		}
-		return "", false
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		out, err := Interpolate(in, lookup)
-		if !strings.Contains(in, "$") && (err != nil || out != in) {
-			t.Fatalf("Interpolate(%q) = %q, %v; want it unchanged", in, out, err)
-		}
-		esc := strings.ReplaceAll(in, "$", "$$")
-		if back, err := Interpolate(esc, lookup); err != nil || back != in {
-			t.Fatalf("Interpolate(%q) = %q, %v; want %q", esc, back, err, in)
-		}
-	})
-}
-
 // dockerSubstitute is docker/cli's template.Substitute as docker writes it,
 // with its regexp: the oracle substitute must agree with.
 func dockerSubstitute(template string, mapping func(string) (string, bool)) (string, error) {

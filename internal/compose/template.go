@@ -148,3 +148,15 @@ type templateError struct{ Template string }
 func (e *templateError) Error() string {
 	return fmt.Sprintf("invalid interpolation format %q; you may need to escape any $ with another $", e.Template)
 }
+
+// RequiredError is ${VAR:?message} or ${VAR?message} firing.
+type RequiredError struct{ Name, Message string }
+
+func (e *RequiredError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("required variable %s is not set", e.Name)
+	}
+	return fmt.Sprintf("required variable %s is not set: %s", e.Name, e.Message)
+}
+
+func isNameStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

@@ -1,4 +1,4 @@
-// Package swarm deploys a compose Project to Docker Swarm through the Engine
+// Package swarm deploys a compose config to Docker Swarm through the Engine
 // API, waits for it to converge, and tears it down leaving nothing behind.
 //
 // It names things as `docker stack deploy` does (stack = domain with . → _,
@@ -17,9 +17,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 
-	"git.coopcloud.tech/toolshed/ccci/internal/compose"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
+	composetypes "github.com/docker/cli/cli/compose/types"
 )
 
 // Labels ccci puts on everything it creates, next to docker's namespace.
@@ -56,16 +57,16 @@ func New(ctx context.Context, getenv func(string) string) (*Client, error) {
 func (c *Client) Close() error { c.api.close(); return nil }
 
 // App is one deployment of a recipe: the domain, the stack it becomes, the
-// run that owns it, and the loaded compose project.
+// run that owns it, and the loaded compose config (compose.LoadConfig).
 type App struct {
 	Domain, Stack, RunID string
-	Project              *compose.Project
+	Config               *composetypes.Config
 	// Labels are extra labels for everything created, after ccci's own.
 	Labels map[string]string
 }
 
 // NewApp validates domain and run id and names the stack as abra does.
-func NewApp(domain, runID string, p *compose.Project) (*App, error) {
+func NewApp(domain, runID string, cfg *composetypes.Config) (*App, error) {
 	d, err := names.Domain(domain)
 	if err != nil {
 		return nil, err
@@ -73,7 +74,17 @@ func NewApp(domain, runID string, p *compose.Project) (*App, error) {
 	if err := names.RunID(runID); err != nil {
 		return nil, err
 	}
-	return &App{Domain: d, Stack: names.StackName(d), RunID: runID, Project: p}, nil
+	return &App{Domain: d, Stack: names.StackName(d), RunID: runID, Config: cfg}, nil
+}
+
+// ServiceNames are the names of the app's services, sorted.
+func (a *App) ServiceNames() []string {
+	names := make([]string, 0, len(a.Config.Services))
+	for _, s := range a.Config.Services {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // labels returns the labels every object of the app carries, plus extra.

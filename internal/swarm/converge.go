@@ -33,7 +33,7 @@ func (c *Client) Converge(ctx context.Context, app *App, progress func(string)) 
 	for {
 		done := true
 		var waiting []string
-		for _, name := range app.Project.ServiceNames() {
+		for _, name := range app.ServiceNames() {
 			st, err := c.serviceState(ctx, app.scoped(name))
 			if err != nil {
 				if ctx.Err() != nil {

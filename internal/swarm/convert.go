@@ -2,181 +2,313 @@ package swarm
 
 import (
 	"fmt"
+	"maps"
+	"math/big"
+	"net/netip"
 	"os"
-	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"git.coopcloud.tech/toolshed/ccci/internal/compose"
-	"github.com/docker/go-units"
+	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 )
 
-// Refs are the engine ids of the secrets and configs services refer to, by
-// their compose keys.
-type Refs struct {
-	Secrets map[string]string
-	Configs map[string]string
+// This file is docker/cli's cli/compose/convert (v28) over the moby API
+// types: every key `docker stack deploy` converts, converted the same
+// way, plus ccci's labels on everything. The keys swarm ignores are
+// warned about by the loader (compose.LoadConfig), as docker does.
+
+// LabelImage is the label docker stack deploy puts the compose image on.
+const LabelImage = "com.docker.stack.image"
+
+// plan is everything a deploy of the app creates or needs, converted and
+// checked without an engine: networks to create and the external ones
+// that must exist, secrets and configs to create, and the services. The
+// services refer to secrets and configs by name; Deploy fills in ids.
+type plan struct {
+	networks         map[string]network.CreateRequest // by engine name
+	externalNetworks []string
+	secrets          []swarm.SecretSpec
+	configs          []swarm.ConfigSpec
+	services         []swarm.ServiceSpec
 }
 
-// NetworkName is the engine name of compose network key: `<stack>_default`
-// for the implicit one, the declared name, or `<stack>_<key>`.
-func (a *App) NetworkName(key string) string {
-	if n := a.Project.Networks[key]; n != nil && n.Name != "" {
-		return n.Name
-	}
-	if n := a.Project.Networks[key]; n != nil && n.External {
-		return key
-	}
-	return a.scoped(key)
+// Check converts the whole app as a deploy would, reading the secret and
+// config files, and returns the first thing docker stack deploy would
+// refuse. It needs no engine.
+func (a *App) Check() error {
+	_, err := a.plan()
+	return err
 }
 
-// VolumeName is the engine name of compose volume key.
-func (a *App) VolumeName(key string) string {
-	v := a.Project.Volumes[key]
-	switch {
-	case v != nil && v.Name != "":
-		return v.Name
-	case v != nil && v.External:
-		return key
+func (a *App) plan() (*plan, error) {
+	cfg := a.Config
+	p := &plan{networks: map[string]network.CreateRequest{}}
+	used := map[string]bool{}
+	for _, s := range cfg.Services {
+		if len(s.Networks) == 0 {
+			used["default"] = true
+		}
+		for n := range s.Networks {
+			used[n] = true
+		}
 	}
-	return a.scoped(key)
+	for _, key := range slices.Sorted(maps.Keys(used)) {
+		nw := cfg.Networks[key]
+		if nw.External.External {
+			p.externalNetworks = append(p.externalNetworks, nw.Name)
+			continue
+		}
+		req := network.CreateRequest{
+			Labels: a.labels(nw.Labels), Driver: nw.Driver, Options: nw.DriverOpts,
+			Internal: nw.Internal, Attachable: nw.Attachable,
+		}
+		if nw.Ipam.Driver != "" || len(nw.Ipam.Config) > 0 {
+			req.IPAM = &network.IPAM{Driver: nw.Ipam.Driver}
+			for _, c := range nw.Ipam.Config {
+				subnet, err := netip.ParsePrefix(c.Subnet)
+				if err != nil {
+					return nil, fmt.Errorf("network %s: ipam subnet %q: %v", key, c.Subnet, err)
+				}
+				req.IPAM.Config = append(req.IPAM.Config, network.IPAMConfig{Subnet: subnet})
+			}
+		}
+		if req.Driver == "" {
+			req.Driver = "overlay"
+		}
+		if req.Driver == "overlay" {
+			req.Scope = "swarm"
+		}
+		req.Name = a.scoped(key)
+		if nw.Name != "" {
+			req.Name = nw.Name
+		}
+		p.networks[req.Name] = req
+	}
+	for _, key := range slices.Sorted(maps.Keys(cfg.Secrets)) {
+		s := composetypes.FileObjectConfig(cfg.Secrets[key])
+		if s.External.External {
+			continue
+		}
+		ann, data, err := a.fileObject("secret", key, s)
+		if err != nil {
+			return nil, err
+		}
+		spec := swarm.SecretSpec{Annotations: ann, Data: data}
+		if s.Driver != "" {
+			spec.Driver = &swarm.Driver{Name: s.Driver, Options: s.DriverOpts}
+		}
+		if s.TemplateDriver != "" {
+			spec.Templating = &swarm.Driver{Name: s.TemplateDriver}
+		}
+		p.secrets = append(p.secrets, spec)
+	}
+	for _, key := range slices.Sorted(maps.Keys(cfg.Configs)) {
+		c := composetypes.FileObjectConfig(cfg.Configs[key])
+		if c.External.External {
+			continue
+		}
+		c.Driver = "" // configs have no driver: docker reads the file
+		ann, data, err := a.fileObject("config", key, c)
+		if err != nil {
+			return nil, err
+		}
+		spec := swarm.ConfigSpec{Annotations: ann, Data: data}
+		if c.TemplateDriver != "" {
+			spec.Templating = &swarm.Driver{Name: c.TemplateDriver}
+		}
+		p.configs = append(p.configs, spec)
+	}
+	for _, s := range cfg.Services {
+		spec, err := a.service(s)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %v", s.Name, err)
+		}
+		p.services = append(p.services, spec)
+	}
+	return p, nil
 }
 
-// SecretName is the engine name of compose secret key: its name: (abra's
-// `<stack>_<key>_<version>`), the key itself when external without a name,
-// else `<stack>_<key>`.
-func (a *App) SecretName(key string) string { return a.fileName(a.Project.Secrets[key], key) }
-
-// ConfigName is the engine name of compose config key.
-func (a *App) ConfigName(key string) string { return a.fileName(a.Project.Configs[key], key) }
-
-func (a *App) fileName(s *compose.Secret, key string) string {
-	switch {
-	case s != nil && s.Name != "":
-		return s.Name
-	case s != nil && s.External:
-		return key
+// fileObject is a secret's or config's name, labels and data: the file's
+// content, or none when a driver provides it.
+func (a *App) fileObject(kind, key string, obj composetypes.FileObjectConfig) (swarm.Annotations, []byte, error) {
+	ann := swarm.Annotations{Name: a.scoped(key), Labels: a.labels(obj.Labels)}
+	if obj.Name != "" {
+		ann.Name = obj.Name
 	}
-	return a.scoped(key)
-}
-
-// serviceNetworks returns the compose network keys service s attaches to:
-// its own, or "default".
-func serviceNetworks(s *compose.Service) []string {
-	if len(s.Networks) == 0 {
-		return []string{"default"}
+	if obj.Driver != "" {
+		return ann, []byte{}, nil
 	}
-	keys := make([]string, 0, len(s.Networks))
-	for k := range s.Networks {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// ServiceSpec converts compose service name into the spec docker stack
-// deploy would create, labelled as ccci's.
-func (a *App) ServiceSpec(name string, refs Refs) (swarm.ServiceSpec, error) {
-	s := a.Project.Services[name]
-	if s == nil {
-		return swarm.ServiceSpec{}, fmt.Errorf("no service %q", name)
-	}
-	cs := &swarm.ContainerSpec{
-		Image:    s.Image,
-		Command:  s.Entrypoint,
-		Args:     s.Command,
-		Hostname: s.Hostname,
-		Env:      envList(s.Environment),
-		Dir:      s.WorkingDir,
-		User:     s.User,
-		Labels:   a.labels(stringMap(s.Labels)),
-	}
-	if s.StopGracePeriod != nil {
-		d := time.Duration(*s.StopGracePeriod)
-		cs.StopGracePeriod = &d
-	}
-	hc, err := healthConfig(s.Healthcheck)
+	data, err := os.ReadFile(obj.File)
 	if err != nil {
-		return swarm.ServiceSpec{}, fmt.Errorf("service %s: %v", name, err)
+		return ann, nil, fmt.Errorf("%s %s: %v", kind, key, err)
 	}
-	cs.Healthcheck = hc
+	return ann, data, nil
+}
+
+// service is docker's convert.Service.
+func (a *App) service(s composetypes.ServiceConfig) (swarm.ServiceSpec, error) {
+	mode, err := deployMode(s.Deploy.Mode, s.Deploy.Replicas)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	mounts := make([]mount.Mount, 0, len(s.Volumes))
 	for _, v := range s.Volumes {
-		cs.Mounts = append(cs.Mounts, a.mount(v))
-	}
-	for _, r := range s.Secrets {
-		id, ok := refs.Secrets[r.Source]
-		if !ok {
-			return swarm.ServiceSpec{}, fmt.Errorf("service %s: secret %s has no id (not created?)", name, r.Source)
+		m, err := a.mount(v)
+		if err != nil {
+			return swarm.ServiceSpec{}, err
 		}
-		cs.Secrets = append(cs.Secrets, &swarm.SecretReference{
-			SecretID: id, SecretName: a.SecretName(r.Source),
-			File: fileTarget(r, r.Source),
-		})
+		mounts = append(mounts, m)
 	}
-	for _, r := range s.Configs {
-		id, ok := refs.Configs[r.Source]
-		if !ok {
-			return swarm.ServiceSpec{}, fmt.Errorf("service %s: config %s has no id (not created?)", name, r.Source)
+	res, err := resources(s.Deploy.Resources)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	restart, err := restartPolicy(s.Restart, s.Deploy.RestartPolicy)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	health, err := healthcheck(s.HealthCheck)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	nets, err := a.serviceNetworks(s)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	secrets, err := a.secretRefs(s)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	configs, err := a.configRefs(s)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	var privileges swarm.Privileges
+	if privileges.CredentialSpec, err = credentialSpec(s.CredentialSpec); err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	var logDriver *swarm.Driver
+	if s.Logging != nil {
+		logDriver = &swarm.Driver{Name: s.Logging.Driver, Options: s.Logging.Options}
+	}
+	var dns *swarm.DNSConfig
+	if s.DNS != nil || s.DNSSearch != nil {
+		dns = &swarm.DNSConfig{Search: s.DNSSearch}
+		for _, ns := range s.DNS {
+			addr, err := netip.ParseAddr(ns)
+			if err != nil {
+				return swarm.ServiceSpec{}, fmt.Errorf("dns %q: not an IP address", ns)
+			}
+			dns.Nameservers = append(dns.Nameservers, addr)
 		}
-		cs.Configs = append(cs.Configs, &swarm.ConfigReference{
-			ConfigID: id, ConfigName: a.ConfigName(r.Source),
-			File: (*swarm.ConfigReferenceFileTarget)(fileTarget(r, "/"+r.Source)),
-		})
 	}
+	capAdd, capDrop := effectiveCaps(s.CapAdd, s.CapDrop)
 	spec := swarm.ServiceSpec{
-		Annotations: swarm.Annotations{Name: a.scoped(name), Labels: a.labels(stringMap(s.Deploy.Labels))},
+		Annotations: swarm.Annotations{Name: a.scoped(s.Name), Labels: a.labels(s.Deploy.Labels)},
 		TaskTemplate: swarm.TaskSpec{
-			ContainerSpec: cs,
-			Placement:     &swarm.Placement{Constraints: s.Deploy.Placement.Constraints},
+			ContainerSpec: &swarm.ContainerSpec{
+				Image:           s.Image,
+				Command:         s.Entrypoint,
+				Args:            s.Command,
+				Hostname:        s.Hostname,
+				Hosts:           extraHosts(s.ExtraHosts),
+				DNSConfig:       dns,
+				Healthcheck:     health,
+				Env:             environment(s.Environment),
+				Labels:          a.labels(s.Labels),
+				Dir:             s.WorkingDir,
+				User:            s.User,
+				Mounts:          mounts,
+				StopGracePeriod: composetypes.ConvertDurationPtr(s.StopGracePeriod),
+				StopSignal:      s.StopSignal,
+				TTY:             s.Tty,
+				OpenStdin:       s.StdinOpen,
+				Secrets:         secrets,
+				Configs:         configs,
+				ReadOnly:        s.ReadOnly,
+				Privileges:      &privileges,
+				Isolation:       container.Isolation(s.Isolation),
+				Init:            s.Init,
+				Sysctls:         s.Sysctls,
+				CapabilityAdd:   capAdd,
+				CapabilityDrop:  capDrop,
+				Ulimits:         ulimits(s.Ulimits),
+				OomScoreAdj:     s.OomScoreAdj,
+			},
+			LogDriver:     logDriver,
+			Resources:     res,
+			RestartPolicy: restart,
+			Placement: &swarm.Placement{
+				Constraints: s.Deploy.Placement.Constraints,
+				Preferences: placementPreferences(s.Deploy.Placement.Preferences),
+				MaxReplicas: s.Deploy.Placement.MaxReplicas,
+			},
+			Networks: nets,
 		},
-		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionMode(s.Deploy.EndpointMode)},
+		EndpointSpec:   endpointSpec(s.Deploy.EndpointMode, s.Ports),
+		Mode:           mode,
+		UpdateConfig:   updateConfig(s.Deploy.UpdateConfig),
+		RollbackConfig: updateConfig(s.Deploy.RollbackConfig),
 	}
-	for _, n := range serviceNetworks(s) {
-		att := swarm.NetworkAttachmentConfig{Target: a.NetworkName(n), Aliases: []string{name}}
-		if sn := s.Networks[n]; sn != nil {
-			att.Aliases = append(att.Aliases, sn.Aliases...)
-		}
-		spec.TaskTemplate.Networks = append(spec.TaskTemplate.Networks, att)
-	}
-	if err := deployConfig(&spec, s.Deploy); err != nil {
-		return swarm.ServiceSpec{}, fmt.Errorf("service %s: %v", name, err)
-	}
+	spec.Labels[LabelImage] = s.Image
 	return spec, nil
 }
 
-func (a *App) mount(v compose.ServiceVolume) mount.Mount {
-	m := mount.Mount{Type: mount.Type(v.Type), Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
-	switch v.Type {
-	case "volume":
-		// Labels here are what the engine puts on the volume it creates
-		// implicitly for the task: the only way a stack volume gets any.
-		m.VolumeOptions = &mount.VolumeOptions{Labels: a.labels()}
-		if v.Source != "" {
-			m.Source = a.VolumeName(v.Source)
-			if cv := a.Project.Volumes[v.Source]; cv != nil {
-				m.VolumeOptions.Labels = a.labels(stringMap(cv.Labels))
-				if cv.Driver != "" {
-					m.VolumeOptions.DriverConfig = &mount.Driver{Name: cv.Driver, Options: cv.DriverOpts}
-				}
-			}
-		}
-	case "bind":
-		if !filepath.IsAbs(v.Source) {
-			m.Source = filepath.Join(a.Project.Dir, v.Source)
-		}
+func placementPreferences(prefs []composetypes.PlacementPreferences) []swarm.PlacementPreference {
+	out := []swarm.PlacementPreference{}
+	for _, p := range prefs {
+		out = append(out, swarm.PlacementPreference{Spread: &swarm.SpreadOver{SpreadDescriptor: p.Spread}})
 	}
-	return m
+	return out
 }
 
-func fileTarget(r compose.FileRef, def string) *swarm.SecretReferenceFileTarget {
-	t := &swarm.SecretReferenceFileTarget{Name: r.Target, UID: r.UID, GID: r.GID, Mode: 0o444}
+// serviceNetworks attaches the service to its networks (or the stack's
+// default one) with its name as an alias, sorted by target.
+func (a *App) serviceNetworks(s composetypes.ServiceConfig) ([]swarm.NetworkAttachmentConfig, error) {
+	networks := s.Networks
+	if len(networks) == 0 {
+		networks = map[string]*composetypes.ServiceNetworkConfig{"default": {}}
+	}
+	nets := []swarm.NetworkAttachmentConfig{}
+	for key, sn := range networks {
+		nw, ok := a.Config.Networks[key]
+		if !ok && key != "default" {
+			return nil, fmt.Errorf("undefined network %q", key)
+		}
+		att := swarm.NetworkAttachmentConfig{Target: a.scoped(key)}
+		if nw.Name != "" {
+			att.Target = nw.Name
+		}
+		if sn != nil {
+			att.Aliases = append(att.Aliases, sn.Aliases...)
+			att.DriverOpts = sn.DriverOpts
+		}
+		if container.NetworkMode(att.Target).IsUserDefined() {
+			att.Aliases = append(att.Aliases, s.Name)
+		}
+		nets = append(nets, att)
+	}
+	sort.Slice(nets, func(i, j int) bool { return nets[i].Target < nets[j].Target })
+	return nets, nil
+}
+
+// fileTarget is docker's convertFileObject: the engine name of the secret
+// or config a service refers to, and where it appears in the container.
+func (a *App) fileTarget(ref composetypes.FileReferenceConfig, obj composetypes.FileObjectConfig) (string, swarm.SecretReferenceFileTarget) {
+	name := a.scoped(ref.Source)
+	if obj.Name != "" {
+		name = obj.Name
+	}
+	t := swarm.SecretReferenceFileTarget{Name: ref.Target, UID: ref.UID, GID: ref.GID, Mode: 0o444}
 	if t.Name == "" {
-		t.Name = def
+		t.Name = ref.Source
 	}
 	if t.UID == "" {
 		t.UID = "0"
@@ -184,32 +316,181 @@ func fileTarget(r compose.FileRef, def string) *swarm.SecretReferenceFileTarget 
 	if t.GID == "" {
 		t.GID = "0"
 	}
-	if r.Mode != nil {
-		t.Mode = fileMode(*r.Mode)
+	if ref.Mode != nil {
+		t.Mode = os.FileMode(*ref.Mode)
 	}
-	return t
+	return name, t
 }
 
-func healthConfig(h *compose.Healthcheck) (*container.HealthConfig, error) {
+func (a *App) secretRefs(s composetypes.ServiceConfig) ([]*swarm.SecretReference, error) {
+	refs := []*swarm.SecretReference{}
+	for _, r := range s.Secrets {
+		obj, ok := a.Config.Secrets[r.Source]
+		if !ok {
+			return nil, fmt.Errorf("undefined secret %q", r.Source)
+		}
+		name, file := a.fileTarget(composetypes.FileReferenceConfig(r), composetypes.FileObjectConfig(obj))
+		refs = append(refs, &swarm.SecretReference{SecretName: name, File: &file})
+	}
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].SecretName < refs[j].SecretName })
+	return refs, nil
+}
+
+func (a *App) configRefs(s composetypes.ServiceConfig) ([]*swarm.ConfigReference, error) {
+	refs := []*swarm.ConfigReference{}
+	for _, r := range s.Configs {
+		obj, ok := a.Config.Configs[r.Source]
+		if !ok {
+			return nil, fmt.Errorf("undefined config %q", r.Source)
+		}
+		name, file := a.fileTarget(composetypes.FileReferenceConfig(r), composetypes.FileObjectConfig(obj))
+		if r.Target == "" {
+			file.Name = "/" + r.Source // docker's default config target
+		}
+		f := swarm.ConfigReferenceFileTarget(file)
+		refs = append(refs, &swarm.ConfigReference{ConfigName: name, File: &f})
+	}
+	if c := s.CredentialSpec.Config; c != "" {
+		obj, ok := a.Config.Configs[c]
+		if !ok {
+			return nil, fmt.Errorf("undefined config %q", c)
+		}
+		name := a.scoped(c)
+		if obj.Name != "" {
+			name = obj.Name
+		}
+		refs = append(refs, &swarm.ConfigReference{ConfigName: name, Runtime: &swarm.ConfigReferenceRuntimeTarget{}})
+	}
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].ConfigName < refs[j].ConfigName })
+	return refs, nil
+}
+
+// credentialSpec is docker's convertCredentialSpec; a config's name is
+// replaced by its id at deploy.
+func credentialSpec(c composetypes.CredentialSpecConfig) (*swarm.CredentialSpec, error) {
+	var set []string
+	for _, f := range []struct{ name, v string }{{"Config", c.Config}, {"File", c.File}, {"Registry", c.Registry}} {
+		if f.v != "" {
+			set = append(set, `"`+f.name+`"`)
+		}
+	}
+	switch len(set) {
+	case 0:
+		return nil, nil
+	case 1:
+		cs := swarm.CredentialSpec(c)
+		return &cs, nil
+	}
+	return nil, fmt.Errorf("invalid credential spec: cannot specify both %s and %s", strings.Join(set[:len(set)-1], ", "), set[len(set)-1])
+}
+
+// mount is docker's convertVolumeToMount.
+func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
+	m := mount.Mount{
+		Type: mount.Type(v.Type), Target: v.Target, ReadOnly: v.ReadOnly,
+		Source: v.Source, Consistency: mount.Consistency(v.Consistency),
+	}
+	typ := v.Type
+	if typ == "" {
+		typ = "volume"
+	}
+	opts := map[string]bool{"volume": v.Volume != nil, "bind": v.Bind != nil, "tmpfs": v.Tmpfs != nil, "image": v.Image != nil, "cluster": v.Cluster != nil}
+	for _, o := range []string{"image", "tmpfs", "bind", "cluster", "volume"} {
+		allowed := o == typ || (typ == "npipe" && o == "bind")
+		if opts[o] && !allowed {
+			return m, fmt.Errorf("%s options are incompatible with type %s", o, typ)
+		}
+	}
+	switch typ {
+	case "volume":
+		if v.Source == "" {
+			return m, nil
+		}
+		vol, ok := a.Config.Volumes[v.Source]
+		if !ok {
+			return m, fmt.Errorf("undefined volume %q", v.Source)
+		}
+		m.Source = a.scoped(v.Source)
+		if vol.Name != "" {
+			m.Source = vol.Name
+		}
+		m.VolumeOptions = &mount.VolumeOptions{}
+		if v.Volume != nil {
+			m.VolumeOptions.NoCopy, m.VolumeOptions.Subpath = v.Volume.NoCopy, v.Volume.Subpath
+		}
+		if vol.External.External {
+			return m, nil
+		}
+		// The engine puts these labels on the volume it creates for the
+		// task: the only way a stack volume gets any.
+		m.VolumeOptions.Labels = a.labels(vol.Labels)
+		if vol.Driver != "" || vol.DriverOpts != nil {
+			m.VolumeOptions.DriverConfig = &mount.Driver{Name: vol.Driver, Options: vol.DriverOpts}
+		}
+	case "bind", "npipe", "image":
+		if v.Source == "" {
+			return m, fmt.Errorf("invalid %s source, source cannot be empty", typ)
+		}
+		if v.Bind != nil {
+			m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v.Bind.Propagation)}
+		}
+		if v.Image != nil {
+			m.ImageOptions = &mount.ImageOptions{Subpath: v.Image.Subpath}
+		}
+	case "tmpfs":
+		if v.Source != "" {
+			return m, fmt.Errorf("invalid tmpfs source, source must be empty")
+		}
+		if v.Tmpfs != nil {
+			m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: v.Tmpfs.Size}
+		}
+	case "cluster":
+		if v.Source == "" {
+			return m, fmt.Errorf("invalid cluster source, source cannot be empty")
+		}
+		m.ClusterOptions = &mount.ClusterOptions{}
+		if !strings.HasPrefix(v.Source, "group:") {
+			vol, ok := a.Config.Volumes[v.Source]
+			if !ok {
+				return m, fmt.Errorf("undefined volume %q", v.Source)
+			}
+			m.Source = a.scoped(v.Source)
+			if vol.Name != "" {
+				m.Source = vol.Name
+			}
+		}
+	default:
+		return m, fmt.Errorf("volume type must be volume, bind, tmpfs, npipe, or cluster")
+	}
+	return m, nil
+}
+
+// extraHosts turns host:ip into swarm's "ip host", in order.
+func extraHosts(hosts composetypes.HostsList) []string {
+	out := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		if name, ip, ok := strings.Cut(h, ":"); ok {
+			out = append(out, ip+" "+name)
+		}
+	}
+	return out
+}
+
+func healthcheck(h *composetypes.HealthCheckConfig) (*container.HealthConfig, error) {
 	if h == nil {
 		return nil, nil
 	}
 	if h.Disable {
+		if len(h.Test) != 0 {
+			return nil, fmt.Errorf("test and disable can't be set at the same time")
+		}
 		return &container.HealthConfig{Test: []string{"NONE"}}, nil
 	}
 	hc := &container.HealthConfig{Test: h.Test}
-	if len(h.Test) > 0 {
-		switch h.Test[0] {
-		case "CMD", "CMD-SHELL", "NONE":
-		default:
-			// The string form: compose runs it through a shell.
-			hc.Test = []string{"CMD-SHELL", strings.Join(h.Test, " ")}
-		}
-	}
 	for _, d := range []struct {
-		from *compose.Duration
+		from *composetypes.Duration
 		to   *time.Duration
-	}{{h.Interval, &hc.Interval}, {h.Timeout, &hc.Timeout}, {h.StartPeriod, &hc.StartPeriod}} {
+	}{{h.Timeout, &hc.Timeout}, {h.Interval, &hc.Interval}, {h.StartPeriod, &hc.StartPeriod}, {h.StartInterval, &hc.StartInterval}} {
 		if d.from != nil {
 			*d.to = time.Duration(*d.from)
 		}
@@ -220,126 +501,186 @@ func healthConfig(h *compose.Healthcheck) (*container.HealthConfig, error) {
 	return hc, nil
 }
 
-func deployConfig(spec *swarm.ServiceSpec, d compose.Deploy) error {
-	switch d.Mode {
-	case "", "replicated":
-		n := uint64(1)
-		if d.Replicas != nil {
-			n = *d.Replicas
-		}
-		spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &n}
-	case "global":
-		spec.Mode.Global = &swarm.GlobalService{}
-	default:
-		return fmt.Errorf("unknown deploy mode %q", d.Mode)
+// restartPolicy is deploy.restart_policy or, without it, the legacy
+// `restart:` as docker's opts.ParseRestartPolicy reads it.
+func restartPolicy(restart string, p *composetypes.RestartPolicy) (*swarm.RestartPolicy, error) {
+	if p != nil {
+		return &swarm.RestartPolicy{
+			Condition: swarm.RestartPolicyCondition(p.Condition), Delay: composetypes.ConvertDurationPtr(p.Delay),
+			MaxAttempts: p.MaxAttempts, Window: composetypes.ConvertDurationPtr(p.Window),
+		}, nil
 	}
-	if rp := d.RestartPolicy; rp != nil {
-		cond := rp.Condition
-		if cond == "no" {
-			cond = "none"
-		}
-		spec.TaskTemplate.RestartPolicy = &swarm.RestartPolicy{
-			Condition: swarm.RestartPolicyCondition(cond), Delay: dur(rp.Delay),
-			MaxAttempts: rp.MaxAttempts, Window: dur(rp.Window),
-		}
+	name, count, hasCount := strings.Cut(restart, ":")
+	if hasCount && name != "on-failure" {
+		return nil, fmt.Errorf("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
 	}
-	spec.UpdateConfig = updateConfig(d.UpdateConfig)
-	spec.RollbackConfig = updateConfig(d.RollbackConfig)
-	res, err := resources(d.Resources)
-	if err != nil {
-		return err
+	switch name {
+	case "", "no":
+		return nil, nil
+	case "always", "unless-stopped":
+		return &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny}, nil
+	case "on-failure":
+		var n uint64
+		if hasCount {
+			c, err := strconv.Atoi(count)
+			if err != nil || c < 0 {
+				return nil, fmt.Errorf("invalid restart policy format: maximum retry count must be a non-negative integer")
+			}
+			n = uint64(c)
+		}
+		return &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, MaxAttempts: &n}, nil
 	}
-	spec.TaskTemplate.Resources = res
-	return nil
+	return nil, fmt.Errorf("unknown restart policy: %s", restart)
 }
 
-func updateConfig(u *compose.UpdateConfig) *swarm.UpdateConfig {
+func updateConfig(u *composetypes.UpdateConfig) *swarm.UpdateConfig {
 	if u == nil {
 		return nil
 	}
-	c := &swarm.UpdateConfig{
-		Parallelism: 1, FailureAction: swarm.FailureAction(u.FailureAction),
-		MaxFailureRatio: u.MaxFailureRatio, Order: swarm.UpdateOrder(u.Order),
-	}
+	parallel := uint64(1)
 	if u.Parallelism != nil {
-		c.Parallelism = *u.Parallelism
+		parallel = *u.Parallelism
 	}
-	if u.Delay != nil {
-		c.Delay = time.Duration(*u.Delay)
+	return &swarm.UpdateConfig{
+		Parallelism: parallel, Delay: time.Duration(u.Delay), FailureAction: swarm.FailureAction(u.FailureAction),
+		Monitor: time.Duration(u.Monitor), MaxFailureRatio: u.MaxFailureRatio, Order: swarm.UpdateOrder(u.Order),
 	}
-	if u.Monitor != nil {
-		c.Monitor = time.Duration(*u.Monitor)
-	}
-	return c
 }
 
-func resources(r compose.Resources) (*swarm.ResourceRequirements, error) {
-	if r.Limits == nil && r.Reservations == nil {
-		return nil, nil
-	}
+func resources(r composetypes.Resources) (*swarm.ResourceRequirements, error) {
 	out := &swarm.ResourceRequirements{}
-	if r.Limits != nil {
-		cpu, mem, err := resource(r.Limits)
+	if l := r.Limits; l != nil {
+		cpus, err := parseCPUs(l.NanoCPUs)
 		if err != nil {
-			return nil, fmt.Errorf("resources.limits: %v", err)
+			return nil, err
 		}
-		out.Limits = &swarm.Limit{NanoCPUs: cpu, MemoryBytes: mem}
+		out.Limits = &swarm.Limit{NanoCPUs: cpus, MemoryBytes: int64(l.MemoryBytes), Pids: l.Pids}
 	}
-	if r.Reservations != nil {
-		cpu, mem, err := resource(r.Reservations)
+	if res := r.Reservations; res != nil {
+		cpus, err := parseCPUs(res.NanoCPUs)
 		if err != nil {
-			return nil, fmt.Errorf("resources.reservations: %v", err)
+			return nil, err
 		}
-		out.Reservations = &swarm.Resources{NanoCPUs: cpu, MemoryBytes: mem}
+		var generic []swarm.GenericResource
+		for _, g := range res.GenericResources {
+			var gr swarm.GenericResource
+			if d := g.DiscreteResourceSpec; d != nil {
+				gr.DiscreteResourceSpec = &swarm.DiscreteGenericResource{Kind: d.Kind, Value: d.Value}
+			}
+			generic = append(generic, gr)
+		}
+		out.Reservations = &swarm.Resources{NanoCPUs: cpus, MemoryBytes: int64(res.MemoryBytes), GenericResources: generic}
 	}
 	return out, nil
 }
 
-func resource(r *compose.Resource) (nanoCPUs, memBytes int64, err error) {
-	if r.CPUs != "" {
-		f, err := strconv.ParseFloat(r.CPUs, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("invalid cpus %q", r.CPUs)
-		}
-		nanoCPUs = int64(f * 1e9)
+// parseCPUs is docker's opts.ParseCPUs: "1.5" is 1.5e9 nano CPUs.
+func parseCPUs(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
 	}
-	if r.Memory != "" {
-		if memBytes, err = units.RAMInBytes(r.Memory); err != nil {
-			return 0, 0, fmt.Errorf("invalid memory %q", r.Memory)
-		}
+	cpu, ok := new(big.Rat).SetString(v)
+	if !ok {
+		return 0, fmt.Errorf("failed to parse %v as a rational number", v)
 	}
-	return nanoCPUs, memBytes, nil
+	nano := cpu.Mul(cpu, big.NewRat(1e9, 1))
+	if !nano.IsInt() {
+		return 0, fmt.Errorf("value is too precise")
+	}
+	return nano.Num().Int64(), nil
 }
 
-func dur(d *compose.Duration) *time.Duration {
-	if d == nil {
-		return nil
+func endpointSpec(mode string, ports []composetypes.ServicePortConfig) *swarm.EndpointSpec {
+	pcs := []swarm.PortConfig{}
+	for _, p := range ports {
+		pcs = append(pcs, swarm.PortConfig{
+			Protocol: network.IPProtocol(p.Protocol), TargetPort: p.Target,
+			PublishedPort: p.Published, PublishMode: swarm.PortConfigPublishMode(p.Mode),
+		})
 	}
-	t := time.Duration(*d)
-	return &t
+	sort.Slice(pcs, func(i, j int) bool { return pcs[i].PublishedPort < pcs[j].PublishedPort })
+	return &swarm.EndpointSpec{Mode: swarm.ResolutionMode(strings.ToLower(mode)), Ports: pcs}
 }
 
-func envList(m compose.Mapping) []string {
-	var l []string
-	for k, v := range m {
-		if v != nil {
-			l = append(l, k+"="+*v)
-		}
-	}
-	sort.Strings(l)
-	return l
-}
-
-func stringMap(m compose.Mapping) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		if v != nil {
-			out[k] = *v
+// environment is the env list, sorted; a variable without a value is
+// passed by name, as docker does.
+func environment(env map[string]*string) []string {
+	var out []string
+	for k, v := range env {
+		if v == nil {
+			out = append(out, k)
 		} else {
-			out[k] = ""
+			out = append(out, k+"="+*v)
 		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func deployMode(mode string, replicas *uint64) (swarm.ServiceMode, error) {
+	var m swarm.ServiceMode
+	switch mode {
+	case "global-job", "global":
+		if replicas != nil {
+			return m, fmt.Errorf("replicas can only be used with replicated or replicated-job mode")
+		}
+		if mode == "global" {
+			m.Global = &swarm.GlobalService{}
+		} else {
+			m.GlobalJob = &swarm.GlobalJob{}
+		}
+	case "replicated-job":
+		m.ReplicatedJob = &swarm.ReplicatedJob{MaxConcurrent: replicas, TotalCompletions: replicas}
+	case "replicated", "":
+		m.Replicated = &swarm.ReplicatedService{Replicas: replicas}
+	default:
+		return m, fmt.Errorf("Unknown mode: %s", mode)
+	}
+	return m, nil
+}
+
+func ulimits(in map[string]*composetypes.UlimitsConfig) []*container.Ulimit {
+	out := make([]*container.Ulimit, 0, len(in))
+	for _, name := range slices.Sorted(maps.Keys(in)) {
+		u := in[name]
+		soft, hard := int64(u.Soft), int64(u.Hard)
+		if u.Single != 0 {
+			soft, hard = int64(u.Single), int64(u.Single)
+		}
+		out = append(out, &container.Ulimit{Name: name, Soft: soft, Hard: hard})
 	}
 	return out
 }
 
-func fileMode(m uint32) os.FileMode { return os.FileMode(m) }
+// effectiveCaps is docker's opts.EffectiveCapAddCapDrop: capabilities
+// normalized to CAP_*, ALL wins over the rest, RESET dropped, a cap both
+// added and dropped is added, both lists sorted.
+func effectiveCaps(add, drop []string) (capAdd, capDrop []string) {
+	set := func(l []string) map[string]bool {
+		m := map[string]bool{}
+		for _, c := range l {
+			c = strings.ToUpper(strings.TrimSpace(c))
+			if c != "ALL" && c != "RESET" && !strings.HasPrefix(c, "CAP_") {
+				c = "CAP_" + c
+			}
+			m[c] = true
+		}
+		if m["ALL"] {
+			m = map[string]bool{"ALL": true}
+		}
+		delete(m, "RESET")
+		return m
+	}
+	adds, drops := set(add), set(drop)
+	for c := range drops {
+		if !adds[c] {
+			capDrop = append(capDrop, c)
+		}
+	}
+	for c := range adds {
+		capAdd = append(capAdd, c)
+	}
+	slices.Sort(capAdd)
+	slices.Sort(capDrop)
+	return capAdd, capDrop
+}

@@ -4,28 +4,49 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/compose"
+	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/swarm"
 )
 
 func testApp(t *testing.T, yml string) *App {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(yml), 0o644); err != nil {
-		t.Fatal(err)
+	for name, body := range map[string]string{"compose.yml": yml, "conf.txt": "{{ env \"A\" }}"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	p, err := compose.Load(dir, map[string]string{"STACK_NAME": "a_example_com"})
+	cfg, err := compose.LoadConfig(dir, map[string]string{"STACK_NAME": "a_example_com"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := NewApp("A.Example.com", "42", p)
+	app, err := NewApp("A.Example.com", "42", cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return app
+}
+
+// service returns the converted spec of the app's service name.
+func service(t *testing.T, app *App, name string) swarm.ServiceSpec {
+	t.Helper()
+	p, err := app.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.services {
+		if s.Name == app.scoped(name) {
+			return s
+		}
+	}
+	t.Fatalf("no service %s in %+v", name, p.services)
+	return swarm.ServiceSpec{}
 }
 
 const convertYML = `
@@ -40,6 +61,17 @@ services:
     volumes: [data:/data, /etc/x:/x:ro]
     secrets: [db_password]
     configs: [{source: conf, target: /etc/conf, mode: 0400}]
+    ports: ["8080:80", {target: 443, published: 8443, mode: host}]
+    logging: {driver: json-file, options: {max-size: 1m}}
+    read_only: true
+    init: true
+    cap_add: [net_admin]
+    cap_drop: [ALL]
+    sysctls: [net.core.somaxconn=1024]
+    ulimits: {nofile: {soft: 100, hard: 200}, nproc: 65535}
+    dns: [1.1.1.1]
+    extra_hosts: ["db:10.0.0.2"]
+    tmpfs: [/run]
     stop_grace_period: 1m
     healthcheck: {test: "curl -f localhost", interval: 2s, retries: 5}
     deploy:
@@ -55,22 +87,24 @@ volumes:
 secrets:
   db_password: {external: true, name: "${STACK_NAME}_db_password_v1"}
 configs:
-  conf: {file: conf.txt}
+  conf: {file: conf.txt, template_driver: golang}
 `
 
+// Every key docker stack deploy converts comes out as docker's
+// cli/compose/convert makes it, with ccci's labels added.
 func TestServiceSpec(t *testing.T) {
 	app := testApp(t, convertYML)
 	if app.Stack != "a_example_com" || app.Domain != "a.example.com" {
 		t.Fatalf("stack %q domain %q", app.Stack, app.Domain)
 	}
-	spec, err := app.ServiceSpec("app", Refs{Secrets: map[string]string{"db_password": "sid"}, Configs: map[string]string{"conf": "cid"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	spec := service(t, app, "app")
 	cs := spec.TaskTemplate.ContainerSpec
 	ours := map[string]string{LabelNamespace: "a_example_com", LabelRun: "42", LabelDomain: "a.example.com"}
-	with := func(k, v string) map[string]string {
-		m := map[string]string{k: v}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
 		for a, b := range ours {
 			m[a] = b
 		}
@@ -82,7 +116,7 @@ func TestServiceSpec(t *testing.T) {
 		got, want any
 	}{
 		{"name", spec.Name, "a_example_com_app"},
-		{"service labels", spec.Labels, with("traefik.enable", "true")},
+		{"service labels", spec.Labels, with("traefik.enable", "true", LabelImage, "img:1")},
 		{"container labels", cs.Labels, with("ctr", "label")},
 		{"command (entrypoint)", cs.Command, []string{"/bin/app"}},
 		{"args (command)", cs.Args, []string{"serve", "--port", "80"}},
@@ -97,39 +131,75 @@ func TestServiceSpec(t *testing.T) {
 		{"volume source", cs.Mounts[0].Source, "a_example_com_data"},
 		{"volume labels", cs.Mounts[0].VolumeOptions.Labels, ours},
 		{"bind", cs.Mounts[1], mount.Mount{Type: "bind", Source: "/etc/x", Target: "/x", ReadOnly: true}},
-		{"secret", [3]string{cs.Secrets[0].SecretID, cs.Secrets[0].SecretName, cs.Secrets[0].File.Name}, [3]string{"sid", "a_example_com_db_password_v1", "db_password"}},
-		{"config", [3]string{cs.Configs[0].ConfigID, cs.Configs[0].ConfigName, cs.Configs[0].File.Name}, [3]string{"cid", "a_example_com_conf", "/etc/conf"}},
+		{"secret", [2]string{cs.Secrets[0].SecretName, cs.Secrets[0].File.Name}, [2]string{"a_example_com_db_password_v1", "db_password"}},
+		{"config", [2]string{cs.Configs[0].ConfigName, cs.Configs[0].File.Name}, [2]string{"a_example_com_conf", "/etc/conf"}},
 		{"config mode", cs.Configs[0].File.Mode, os.FileMode(0o400)},
 		{"networks", [2]string{spec.TaskTemplate.Networks[0].Target, spec.TaskTemplate.Networks[1].Target}, [2]string{"a_example_com_internal", "proxy"}},
 		{"alias", spec.TaskTemplate.Networks[0].Aliases, []string{"app"}},
+		{"ports", spec.EndpointSpec.Ports, []swarm.PortConfig{
+			{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: "ingress"},
+			{TargetPort: 443, PublishedPort: 8443, PublishMode: "host"}}}, // long syntax: no default protocol, as in docker
+		{"logging", *spec.TaskTemplate.LogDriver, swarm.Driver{Name: "json-file", Options: map[string]string{"max-size": "1m"}}},
+		{"read_only", cs.ReadOnly, true},
+		{"init", *cs.Init, true},
+		{"caps", [2][]string{cs.CapabilityAdd, cs.CapabilityDrop}, [2][]string{{"CAP_NET_ADMIN"}, {"ALL"}}},
+		{"sysctls", cs.Sysctls, map[string]string{"net.core.somaxconn": "1024"}},
+		{"ulimits", [4]int64{cs.Ulimits[0].Soft, cs.Ulimits[0].Hard, cs.Ulimits[1].Soft, cs.Ulimits[1].Hard}, [4]int64{100, 200, 65535, 65535}},
+		{"dns", cs.DNSConfig.Nameservers[0].String(), "1.1.1.1"},
+		{"extra_hosts", cs.Hosts, []string{"10.0.0.2 db"}},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %#v, want %#v", c.what, c.got, c.want)
 		}
 	}
-}
-
-func TestServiceSpecDefaults(t *testing.T) {
-	app := testApp(t, "services:\n  web:\n    image: x\n    deploy: {mode: global}\n")
-	spec, err := app.ServiceSpec("web", Refs{})
+	p, err := app.plan()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The config is templated by the engine, as docker stack deploy asks.
+	if len(p.configs) != 1 || p.configs[0].Templating == nil || p.configs[0].Templating.Name != "golang" ||
+		string(p.configs[0].Data) != `{{ env "A" }}` {
+		t.Errorf("configs = %+v, want conf templated by golang", p.configs)
+	}
+	// The external secret is CreateSecrets's; the external network must exist.
+	if len(p.secrets) != 0 || !reflect.DeepEqual(p.externalNetworks, []string{"proxy"}) {
+		t.Errorf("secrets %+v externals %v", p.secrets, p.externalNetworks)
+	}
+	if n := p.networks["a_example_com_internal"]; n.Driver != "overlay" || n.Scope != "swarm" || n.Labels[LabelRun] != "42" {
+		t.Errorf("internal network = %+v", n)
+	}
+}
+
+func TestServiceSpecDefaults(t *testing.T) {
+	app := testApp(t, "services:\n  web:\n    image: x\n    deploy: {mode: global}\n    restart: unless-stopped\n")
+	spec := service(t, app, "web")
 	if spec.Mode.Global == nil || spec.TaskTemplate.Networks[0].Target != "a_example_com_default" {
 		t.Errorf("global mode / default network: %+v %+v", spec.Mode, spec.TaskTemplate.Networks)
 	}
-	if _, err := app.ServiceSpec("nope", Refs{}); err == nil {
-		t.Error("unknown service accepted")
+	if rp := spec.TaskTemplate.RestartPolicy; rp == nil || rp.Condition != swarm.RestartPolicyConditionAny {
+		t.Errorf("legacy restart: unless-stopped = %+v, want condition any", rp)
 	}
-	app = testApp(t, "services:\n  web:\n    image: x\n    secrets: [s]\nsecrets:\n  s: {external: true}\n")
-	if _, err := app.ServiceSpec("web", Refs{}); err == nil {
-		t.Error("a secret without an id accepted")
+}
+
+// What docker stack deploy refuses, Check refuses, naming it.
+func TestCheckRefuses(t *testing.T) {
+	for _, c := range []struct{ yml, want string }{
+		{"services:\n  web:\n    image: x\n    networks: [nope]\n", `undefined network "nope"`},
+		{"services:\n  web:\n    image: x\n    secrets: [nope]\n", `undefined secret "nope"`},
+		{"services:\n  web:\n    image: x\n    deploy: {mode: global, replicas: 2}\n", "replicas can only be used"},
+		{"services:\n  web:\n    image: x\n    restart: sometimes\n", "unknown restart policy"},
+		{"services:\n  web:\n    image: x\n    deploy: {resources: {limits: {cpus: '0.0000000001'}}}\n", "too precise"},
+	} {
+		err := testApp(t, c.yml).Check()
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "service web") {
+			t.Errorf("Check(%q) = %v, want service web: %s", c.yml, err, c.want)
+		}
 	}
 }
 
 func TestNewAppValidates(t *testing.T) {
 	for _, c := range [][2]string{{"-bad.example.com", "1"}, {"a.example.com", "../x"}, {"a_b.example.com", "1"}} {
-		if _, err := NewApp(c[0], c[1], &compose.Project{}); err == nil {
+		if _, err := NewApp(c[0], c[1], &composetypes.Config{}); err == nil {
 			t.Errorf("NewApp(%q, %q) accepted", c[0], c[1])
 		}
 	}

@@ -2,83 +2,135 @@ package swarm
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
+	"strings"
 
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 )
 
-// secretLength is the length of generated secret values, abra's default.
-const secretLength = 32
-
-// CreateSecrets creates every external secret the project declares with a
-// generated value, as `abra app secret generate --all` does, labelled as the
-// app's. It returns the names created. A secret that already exists is an
-// error naming it: a leftover of an earlier run is the janitor's to reap,
-// not ours to reuse.
-func (c *Client) CreateSecrets(ctx context.Context, app *App) ([]string, error) {
-	var created []string
-	for _, key := range slices.Sorted(maps.Keys(app.Project.Secrets)) {
-		if !app.Project.Secrets[key].External {
+// CheckExternals fails, naming every one, when a network or config the
+// app declares external does not exist: before anything is created, as
+// docker stack deploy checks its external networks. External secrets are
+// not checked: CreateSecrets creates them, as abra does.
+func (c *Client) CheckExternals(ctx context.Context, app *App) error {
+	p, err := app.plan()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, name := range p.externalNetworks {
+		path, err := object("network", name)
+		if err == nil {
+			err = c.api.call(ctx, "GET", path, nil, nil, nil)
+		}
+		if isNotFound(err) {
+			missing = append(missing, "network "+name)
+		} else if err != nil {
+			return fmt.Errorf("external network %s: %v", name, err)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(app.Config.Configs)) {
+		cfg := app.Config.Configs[key]
+		if !cfg.External.External {
 			continue
 		}
-		name := app.SecretName(key)
-		spec := swarm.SecretSpec{
-			Annotations: swarm.Annotations{Name: name, Labels: app.labels(stringMap(app.Project.Secrets[key].Labels))},
-			Data:        []byte(generate(secretLength)),
+		if _, err := c.lookupFileObject(ctx, cfg.Name, false); isNotFound(err) {
+			missing = append(missing, "config "+cfg.Name)
+		} else if err != nil {
+			return fmt.Errorf("external config %s: %v", cfg.Name, err)
 		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s (create it before deploying)", ErrMissingExternal, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// ErrMissingExternal is CheckExternals's error: the input names something
+// that is not on the swarm.
+var ErrMissingExternal = fmt.Errorf("external not found")
+
+// CreateSecrets creates every secret the app declares external, as `abra
+// app secret generate --all` does, with the value value(key) returns,
+// labelled as the app's. It returns the names created. A secret that
+// already exists is an error naming it: a leftover of an earlier run is
+// the janitor's to reap, not ours to reuse. Values are never printed.
+func (c *Client) CreateSecrets(ctx context.Context, app *App, value func(key string) ([]byte, error)) ([]string, error) {
+	var created []string
+	for _, key := range slices.Sorted(maps.Keys(app.Config.Secrets)) {
+		s := app.Config.Secrets[key]
+		if !s.External.External {
+			continue
+		}
+		data, err := value(key)
+		if err != nil {
+			return created, err
+		}
+		spec := swarm.SecretSpec{Annotations: swarm.Annotations{Name: s.Name, Labels: app.labels()}, Data: data}
 		if err := c.api.call(ctx, "POST", "/secrets/create", nil, spec, nil); err != nil {
 			if isConflict(err) {
-				return created, fmt.Errorf("create secret %s: already exists (a leftover? ccci-janitor reaps it)", name)
+				return created, fmt.Errorf("create secret %s: already exists (a leftover? ccci-janitor reaps it)", s.Name)
 			}
-			return created, fmt.Errorf("create secret %s: %v", name, err)
+			return created, fmt.Errorf("create secret %s: %v", s.Name, err)
 		}
-		created = append(created, name)
+		created = append(created, s.Name)
 	}
 	return created, nil
 }
 
-// generate returns n random characters from [A-Za-z0-9].
-func generate(n int) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
-
-// Deploy creates the app's networks, configs and services (secrets first
-// with CreateSecrets), all labelled as the app's. Like docker stack deploy
-// it does not wait: Converge does.
+// Deploy creates the app's networks, secrets, configs and services (its
+// external secrets first with CreateSecrets), all labelled as the app's,
+// as docker stack deploy does. Like it, it does not wait: Converge does.
 func (c *Client) Deploy(ctx context.Context, app *App) error {
-	if err := c.createNetworks(ctx, app); err != nil {
+	p, err := app.plan()
+	if err != nil {
 		return err
 	}
-	refs := Refs{Secrets: map[string]string{}, Configs: map[string]string{}}
-	for _, key := range slices.Sorted(maps.Keys(app.Project.Secrets)) {
-		id, err := c.fileObject(ctx, app, key, app.Project.Secrets[key].External, app.Project.Secrets[key].File, true)
-		if err != nil {
-			return err
+	for _, name := range slices.Sorted(maps.Keys(p.networks)) {
+		if err := c.api.call(ctx, "POST", "/networks/create", nil, p.networks[name], nil); err != nil {
+			return fmt.Errorf("create network %s: %v", name, err)
 		}
-		refs.Secrets[key] = id
 	}
-	for _, key := range slices.Sorted(maps.Keys(app.Project.Configs)) {
-		id, err := c.fileObject(ctx, app, key, app.Project.Configs[key].External, app.Project.Configs[key].File, false)
-		if err != nil {
-			return err
+	for _, spec := range p.secrets {
+		if err := c.api.call(ctx, "POST", "/secrets/create", nil, spec, nil); err != nil {
+			return fmt.Errorf("create secret %s: %v", spec.Name, err)
 		}
-		refs.Configs[key] = id
 	}
-	for _, name := range app.Project.ServiceNames() {
-		spec, err := app.ServiceSpec(name, refs)
+	for _, spec := range p.configs {
+		if err := c.api.call(ctx, "POST", "/configs/create", nil, spec, nil); err != nil {
+			return fmt.Errorf("create config %s: %v", spec.Name, err)
+		}
+	}
+	ids := map[string]string{} // "secret name" or "config name" → id
+	id := func(kind, name string) (string, error) {
+		if v, ok := ids[kind+" "+name]; ok {
+			return v, nil
+		}
+		v, err := c.lookupFileObject(ctx, name, kind == "secret")
 		if err != nil {
-			return err
+			return "", fmt.Errorf("%s %s: %v", kind, name, err)
+		}
+		ids[kind+" "+name] = v
+		return v, nil
+	}
+	for _, spec := range p.services {
+		cs := spec.TaskTemplate.ContainerSpec
+		for _, r := range cs.Secrets {
+			if r.SecretID, err = id("secret", r.SecretName); err != nil {
+				return fmt.Errorf("service %s: %v", spec.Name, err)
+			}
+		}
+		for _, r := range cs.Configs {
+			if r.ConfigID, err = id("config", r.ConfigName); err != nil {
+				return fmt.Errorf("service %s: %v", spec.Name, err)
+			}
+		}
+		if cred := cs.Privileges.CredentialSpec; cred != nil && cred.Config != "" {
+			if cred.Config, err = credentialConfigID(cs.Configs, cred.Config, app); err != nil {
+				return fmt.Errorf("service %s: %v", spec.Name, err)
+			}
 		}
 		if err := c.api.call(ctx, "POST", "/services/create", nil, forCreate(spec), nil); err != nil {
 			return fmt.Errorf("create service %s: %v", spec.Name, err)
@@ -87,81 +139,21 @@ func (c *Client) Deploy(ctx context.Context, app *App) error {
 	return nil
 }
 
-// createNetworks creates `<stack>_default` when a service uses it and every
-// declared network that is not external; external ones must exist.
-func (c *Client) createNetworks(ctx context.Context, app *App) error {
-	used := map[string]bool{}
-	for _, s := range app.Project.Services {
-		for _, n := range serviceNetworks(s) {
-			used[n] = true
+// credentialConfigID is the id of the config a credential spec names, by
+// its name or its scoped name, as docker's convertCredentialSpec finds it.
+func credentialConfigID(refs []*swarm.ConfigReference, name string, app *App) (string, error) {
+	for _, want := range []string{name, app.scoped(name)} {
+		for _, r := range refs {
+			if r.ConfigName == want {
+				return r.ConfigID, nil
+			}
 		}
 	}
-	for _, key := range slices.Sorted(maps.Keys(used)) {
-		n := app.Project.Networks[key]
-		name := app.NetworkName(key)
-		if n != nil && n.External {
-			p, err := object("network", name)
-			if err == nil {
-				err = c.api.call(ctx, "GET", p, nil, nil, nil)
-			}
-			if err != nil {
-				return fmt.Errorf("external network %s: %v", name, err)
-			}
-			continue
-		}
-		opts := network.CreateRequest{Name: name, Driver: "overlay", Attachable: true, Labels: app.labels()}
-		if n != nil {
-			if n.Driver != "" {
-				opts.Driver = n.Driver
-			}
-			opts.Options, opts.Internal = n.DriverOpts, n.Internal
-			opts.Labels = app.labels(stringMap(n.Labels))
-		}
-		if opts.Driver == "overlay" {
-			opts.Scope = "swarm"
-		}
-		if err := c.api.call(ctx, "POST", "/networks/create", nil, opts, nil); err != nil {
-			return fmt.Errorf("create network %s: %v", name, err)
-		}
-	}
-	return nil
+	return "", fmt.Errorf("invalid credential spec: spec specifies config %v, but no such config can be found", name)
 }
 
-// fileObject returns the id of secret or config key: looked up by name
-// when external, else created from its file.
-func (c *Client) fileObject(ctx context.Context, app *App, key string, external bool, file string, secret bool) (string, error) {
-	kind, name := "config", app.ConfigName(key)
-	if secret {
-		kind, name = "secret", app.SecretName(key)
-	}
-	if external {
-		id, err := c.lookupFileObject(ctx, name, secret)
-		if err != nil {
-			return "", fmt.Errorf("external %s %s: %v", kind, name, err)
-		}
-		return id, nil
-	}
-	if file == "" {
-		return "", fmt.Errorf("%s %s: neither external nor file", kind, key)
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %v", kind, key, err)
-	}
-	ann := swarm.Annotations{Name: name, Labels: app.labels()}
-	var r swarm.ConfigCreateResponse // {"Id": ...}, as secrets answer
-	if secret {
-		if err := c.api.call(ctx, "POST", "/secrets/create", nil, swarm.SecretSpec{Annotations: ann, Data: data}, &r); err != nil {
-			return "", fmt.Errorf("create secret %s: %v", name, err)
-		}
-		return r.ID, nil
-	}
-	if err := c.api.call(ctx, "POST", "/configs/create", nil, swarm.ConfigSpec{Annotations: ann, Data: data}, &r); err != nil {
-		return "", fmt.Errorf("create config %s: %v", name, err)
-	}
-	return r.ID, nil
-}
-
+// lookupFileObject returns the id of the secret or config named name; a
+// missing one is an error isNotFound recognizes.
 func (c *Client) lookupFileObject(ctx context.Context, name string, secret bool) (string, error) {
 	kind := "/configs"
 	if secret {
@@ -177,5 +169,5 @@ func (c *Client) lookupFileObject(ctx context.Context, name string, secret bool)
 			return s.ID, nil
 		}
 	}
-	return "", fmt.Errorf("not found (abra app secret generate / CreateSecrets first)")
+	return "", &APIError{Status: 404, Message: "not found: " + name}
 }
