@@ -32,6 +32,7 @@ type options struct {
 	Deadline, Grace time.Duration
 	NonBlock        bool
 	Wait            time.Duration
+	Render          bool     // --render: print the resolved stack, deploy nothing
 	Test            []string // the test command; none is fine
 }
 
@@ -81,6 +82,9 @@ func (c *cycle) run(ctx context.Context) int {
 	if err != nil {
 		return c.fail(applet.ExitUsage, "%v", err)
 	}
+	if c.Render {
+		return c.render()
+	}
 	runID, err := runstate.RunID(env)
 	if err != nil {
 		return c.fail(applet.ExitUsage, "%v", err)
@@ -125,6 +129,15 @@ func (c *cycle) run(ctx context.Context) int {
 		}
 	}()
 	return c.locked(l)
+}
+
+// render prints the resolved stack, exactly what a deploy would deploy
+// (app.Resolve), and touches nothing: no lock, no engine, no env file.
+func (c *cycle) render() int {
+	if err := app.Render(c.env.Stdout, c.inst, c.env.Getenv, c.warn); err != nil {
+		return c.fail(exitFor(err), "%v", err)
+	}
+	return 0
 }
 
 // reapLeftovers removes what a dead run of this domain left on the swarm (it

@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,7 +27,7 @@ func (c *Client) CheckExternals(ctx context.Context, app *App) error {
 			err = c.api.call(ctx, "GET", path, nil, nil, nil)
 		}
 		if isNotFound(err) {
-			missing = append(missing, "network "+name)
+			missing = append(missing, "external network "+name)
 		} else if err != nil {
 			return fmt.Errorf("external network %s: %v", name, err)
 		}
@@ -37,20 +38,20 @@ func (c *Client) CheckExternals(ctx context.Context, app *App) error {
 			continue
 		}
 		if _, err := c.lookupFileObject(ctx, cfg.Name, false); isNotFound(err) {
-			missing = append(missing, "config "+cfg.Name)
+			missing = append(missing, "external config "+cfg.Name)
 		} else if err != nil {
 			return fmt.Errorf("external config %s: %v", cfg.Name, err)
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: %s (create it before deploying)", ErrMissingExternal, strings.Join(missing, ", "))
+		return fmt.Errorf("%s %w (create it before deploying)", strings.Join(missing, ", "), ErrMissingExternal)
 	}
 	return nil
 }
 
 // ErrMissingExternal is CheckExternals's error: the input names something
 // that is not on the swarm.
-var ErrMissingExternal = fmt.Errorf("external not found")
+var ErrMissingExternal = errors.New("not found on the swarm")
 
 // CreateSecrets creates every secret the app declares external, as `abra
 // app secret generate --all` does, with the value value(key) returns,
