@@ -4,19 +4,36 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/compose"
 )
 
 // Charsets of generated secrets, by the `charset=` hint of their
-// SECRET_<KEY>_VERSION line. "default" and "special" are abra's; "hex"
-// is ccci's (for apps that want a hex key).
+// SECRET_<KEY>_VERSION line, a comma-separated list: "default" and
+// "special" are abra's; "safe" (as in recipes' `charset=special,safe`)
+// keeps only the punctuation that needs no quoting in a URL, a shell or
+// an env file; "hex" is ccci's (for apps that want a hex key).
 var charsets = map[string]string{
-	"":        alnum,
-	"default": alnum,
-	"special": alnum + "!@#$%^&*()-_=+[]{};:,.<>?",
-	"hex":     "0123456789abcdef",
+	"":             alnum,
+	"default":      alnum,
+	"safe":         alnum,
+	"special":      alnum + "!@#$%^&*()-_=+[]{};:,.<>?",
+	"safe,special": alnum + "-_.~", // the list sorted
+	"hex":          "0123456789abcdef",
+}
+
+// charset returns the characters of a charset= hint, its list in any order.
+func charset(hint string) (string, bool) {
+	parts := strings.Split(hint, ",")
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	if parts[0] == "default" && len(parts) > 1 {
+		parts = parts[1:]
+	}
+	set, ok := charsets[strings.Join(parts, ",")]
+	return set, ok
 }
 
 const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -59,9 +76,9 @@ func SecretValue(h compose.SecretHint, getenv func(string) string) ([]byte, erro
 		}
 		return []byte(v), nil
 	}
-	set, ok := charsets[h.Charset]
+	set, ok := charset(h.Charset)
 	if !ok {
-		return nil, inputErr("secret %s: %s: unknown charset=%s (want default, special or hex)", h.Key, h.EnvVar, h.Charset)
+		return nil, inputErr("secret %s: %s: unknown charset=%s (want default, special, special,safe or hex)", h.Key, h.EnvVar, h.Charset)
 	}
 	n := h.Length
 	switch {
