@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +43,9 @@ type engine struct {
 	fixed   bool
 	tr      *http.Transport
 	hc      *http.Client
+	// unanswered is set once a request that changes something got no
+	// answer (cancelled, connection lost): the engine may still act on it.
+	unanswered atomic.Bool
 }
 
 // newEngine parses host (DOCKER_HOST; "" is the local socket) and version
@@ -154,6 +158,9 @@ func (e *engine) send(ctx context.Context, method, path string, body io.Reader) 
 	}
 	resp, err := e.hc.Do(req)
 	if err != nil {
+		if method != http.MethodGet {
+			e.unanswered.Store(true)
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err

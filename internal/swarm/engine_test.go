@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -255,5 +256,49 @@ func TestImageWithTag(t *testing.T) {
 		if got := imageWithTag(in); got != want {
 			t.Errorf("imageWithTag(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A request that changes something and gets no answer (cancelled while
+// the engine works on it) marks the client: the engine may still act on
+// it, so a teardown must not believe one empty listing. An answered
+// request, and an unanswered GET, do not.
+func TestEngineUnanswered(t *testing.T) {
+	f := &fakeEngine{}
+	release := make(chan struct{})
+	host := f.serve(t, true, "1.47", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("slow") != "" {
+			<-release
+		}
+		w.Write([]byte("{}"))
+	})
+	defer close(release)
+	c, err := New(context.Background(), env("DOCKER_HOST", host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.api.call(context.Background(), "POST", "/networks/create", nil, map[string]string{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := func(method string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for !strings.Contains(f.last(), "slow="+method) { // the request reached the engine
+				runtime.Gosched()
+			}
+			cancel()
+		}()
+		if err := c.api.call(ctx, method, "/networks/create", url.Values{"slow": {method}}, nil, nil); err == nil {
+			t.Fatalf("%s: answered", method)
+		}
+	}
+	cancelled("GET")
+	if c.api.unanswered.Load() {
+		t.Fatal("an answered POST or an unanswered GET marked the client")
+	}
+	cancelled("POST")
+	if !c.api.unanswered.Load() {
+		t.Fatal("an unanswered POST did not mark the client")
 	}
 }

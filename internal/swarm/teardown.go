@@ -21,6 +21,13 @@ type TeardownOptions struct {
 	StopGrace time.Duration
 	// Progress, when set, is told each step.
 	Progress func(string)
+	// Converged says this client deployed the stack and saw it converge:
+	// every create was answered and every task runs, so nothing of the
+	// stack can still appear, and one empty listing is believed without
+	// SettleQuiet's wait. Ignored once a request of this client that
+	// changes something went unanswered (a cancelled deploy): then the
+	// engine may still be acting on it.
+	Converged bool
 }
 
 // Failure is a resource teardown could not remove within the bound.
@@ -95,7 +102,11 @@ func (c *Client) Teardown(ctx context.Context, stack string, opts TeardownOption
 	// Whatever is still listed is removed again until the bound: a removed
 	// overlay network stays listed on the node until its last attachment is
 	// released. What remains then is a failure, never a silent leak.
-	left, err := c.settle(ctx, stack, opts.Bound)
+	quiet := SettleQuiet
+	if opts.Converged && !c.api.unanswered.Load() {
+		quiet = 0
+	}
+	left, err := c.settle(ctx, stack, opts.Bound, quiet)
 	if err != nil {
 		return rep, fmt.Errorf("teardown %s: %v", stack, err)
 	}
@@ -188,10 +199,10 @@ func (c *Client) stopContainer(ctx context.Context, id string, secs int) error {
 // (tests/concurrency TestDeployKills).
 const SettleQuiet = 1500 * time.Millisecond
 
-// settle lists the stack until nothing is left, twice, SettleQuiet apart,
-// or bound passes, removing again whatever is listed; it returns what is
-// left.
-func (c *Client) settle(ctx context.Context, stack string, bound time.Duration) ([]Resource, error) {
+// settle lists the stack until nothing is left, twice, quiet apart (once
+// when quiet is 0), or bound passes, removing again whatever is listed;
+// it returns what is left.
+func (c *Client) settle(ctx context.Context, stack string, bound, quiet time.Duration) ([]Resource, error) {
 	end := time.Now().Add(bound)
 	var emptySince time.Time
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
@@ -204,12 +215,12 @@ func (c *Client) settle(ctx context.Context, stack string, bound time.Duration) 
 			if emptySince.IsZero() {
 				emptySince = time.Now()
 			}
-			if time.Since(emptySince) >= SettleQuiet || ctx.Err() != nil {
+			if time.Since(emptySince) >= quiet || ctx.Err() != nil {
 				return nil, nil
 			}
 			select {
 			case <-ctx.Done():
-			case <-time.After(SettleQuiet - time.Since(emptySince)):
+			case <-time.After(quiet - time.Since(emptySince)):
 			}
 			continue
 		}
