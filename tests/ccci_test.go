@@ -25,44 +25,8 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ccci-tests-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	status := func() int {
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, "ccci"), "..")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build: static
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "tests: build ccci:", err)
-			return 1
-		}
-		// The test app on the host too: scripts' HTTP client (-get).
-		app := exec.Command("go", "build", "-o", filepath.Join(dir, "ccci-test-app"), "./testdata/app")
-		app.Env = build.Env
-		app.Stdout, app.Stderr = os.Stderr, os.Stderr
-		if err := app.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "tests: build the test app:", err)
-			return 1
-		}
-		inst := exec.Command(filepath.Join(dir, "ccci"), "--install", dir)
-		inst.Stdout, inst.Stderr = os.Stderr, os.Stderr
-		if err := inst.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "tests: ccci --install:", err)
-			return 1
-		}
-		// Hold the daemon shared while this binary runs: the dockerd
-		// restart test waits for that (testbed.Alone).
-		if err := testbed.Share("tests"); err != nil {
-			fmt.Fprintln(os.Stderr, "tests: testbed.Share:", err)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.RemoveAll(dir)
-	os.Exit(status)
+	// The test app on the host too: scripts' HTTP client (-get).
+	testbed.Main(m, "tests", "..", &binDir, "ccci-test-app=./testdata/app")
 }
 
 // cmds are the custom testscript commands every script may use; files in
@@ -138,12 +102,8 @@ func cmdPidgone(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func waitFor(ts *testscript.TestScript, what string, cond func() bool) {
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			ts.Fatalf("timed out after %v waiting for %s", deadline, what)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testbed.Poll(deadline, cond) {
+		ts.Fatalf("timed out after %v waiting for %s", deadline, what)
 	}
 }
 

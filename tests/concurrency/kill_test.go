@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	tb "git.coopcloud.tech/toolshed/ccci/tests/testbed"
 )
 
 // work.sh is the test command of a chaos run: it records its host pid
@@ -382,7 +384,7 @@ func (b *bed) liveDeploy(domain string) (alive func(after string) bool, stop fun
 	t := b.t
 	tag := strings.TrimSuffix(domain, ".ci.test")
 	kv := []string{"TAG=" + tag, "CHAOS=" + tag, "CCCI_RUN_ID=" + tag, "LIMIT=100000"}
-	var errb syncBuffer
+	var errb tb.SyncBuffer
 	c := b.cmd(kv, "ccci-deploy", "--recipe", b.recipe, "--grace", "2s", domain, "--", "sh", "work.sh")
 	c.Stdout, c.Stderr = &errb, &errb
 	if err := c.Start(); err != nil {

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	tb "git.coopcloud.tech/toolshed/ccci/tests/testbed"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -25,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	tb "git.coopcloud.tech/toolshed/ccci/tests/testbed"
 )
 
 // binDir holds the ccci binary built once for the package and its ccci-*
@@ -35,36 +36,7 @@ var seedFlag = flag.Int64("seed", 0, "random seed (0: CCCI_SEED, else the time)"
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "ccci-concurrency-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	status := func() int {
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, "ccci"), "../..")
-		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build: static
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "concurrency: build ccci:", err)
-			return 1
-		}
-		inst := exec.Command(filepath.Join(dir, "ccci"), "--install", dir)
-		inst.Stdout, inst.Stderr = os.Stderr, os.Stderr
-		if err := inst.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "concurrency: ccci --install:", err)
-			return 1
-		}
-		// Hold the daemon shared while this binary runs: the dockerd
-		// restart test waits for that (testbed.Alone).
-		if err := tb.Share("concurrency"); err != nil {
-			fmt.Fprintln(os.Stderr, "concurrency: testbed.Share:", err)
-			return 1
-		}
-		return m.Run()
-	}()
-	os.RemoveAll(dir)
-	os.Exit(status)
+	tb.Main(m, "concurrency", "../..", &binDir)
 }
 
 // rng returns the test's seeded source and logs the seed to replay it.
@@ -240,12 +212,8 @@ const deadline = 60 * time.Second
 // waitFor polls cond until it holds, failing after d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !tb.Poll(d, cond) {
+		t.Fatalf("timed out after %v waiting for %s", d, what)
 	}
 }
 

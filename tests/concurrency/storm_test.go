@@ -1,16 +1,16 @@
 package concurrency
 
 import (
-	"bytes"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	tb "git.coopcloud.tech/toolshed/ccci/tests/testbed"
 )
 
 // slowTerm is a test command whose TERM handler takes a while (a second)
@@ -25,25 +25,6 @@ exit 9
 
 var stormSignals = []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP}
 
-// syncBuffer is a command's stderr that the test may read while the
-// command still writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // storm sends first to pid and waits until the run reports that it is
 // ending (the funnel line on stderr), then sends a random TERM, INT or HUP
 // every few milliseconds until c exits; it returns c's status and how many
@@ -52,7 +33,7 @@ func (s *syncBuffer) String() string {
 // program in signal-number order, not arrival order: a SIGINT sent 5 ms
 // after a SIGTERM, both pending before the signal goroutine runs on a
 // loaded machine, reaches the funnel first.
-func storm(t *testing.T, r *rand.Rand, c *exec.Cmd, stderr *syncBuffer, first syscall.Signal, d time.Duration) (int, int) {
+func storm(t *testing.T, r *rand.Rand, c *exec.Cmd, stderr *tb.SyncBuffer, first syscall.Signal, d time.Duration) (int, int) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() { c.Wait(); close(done) }()
@@ -113,7 +94,7 @@ func TestSignalStorm(t *testing.T) {
 				} else {
 					c = b.cmd(kv, "ccci-lock", "--grace", "10s", domain, "--", "sh", "slow.sh")
 				}
-				var errb syncBuffer
+				var errb tb.SyncBuffer
 				c.Stderr = &errb
 				if err := c.Start(); err != nil {
 					t.Fatal(err)
@@ -173,7 +154,7 @@ func TestDeployStorm(t *testing.T) {
 	marker, ready := filepath.Join(b.dir, "marker"), filepath.Join(b.dir, "ready")
 	kv := []string{"MARKER=" + marker, "READY=" + ready, "CHAOS=" + u, "CCCI_RUN_ID=" + u}
 	c := b.cmd(kv, "ccci-deploy", "--recipe", b.recipe, "--grace", "10s", domain, "--", "sh", "slow.sh")
-	var errb syncBuffer
+	var errb tb.SyncBuffer
 	c.Stderr = &errb
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
