@@ -70,30 +70,36 @@ func LoadConfig(dir string, env map[string]string, warn func(string)) (*composet
 	if err != nil {
 		return nil, err
 	}
-	var unsupported []string
 	for _, s := range cfg.Services {
 		if s.Image == "" {
 			return nil, inputErrf("%s: invalid image reference for service %s: no image specified", strings.Join(files, "+"), s.Name)
 		}
 	}
+	// One warning per service naming the keys swarm ignores in it, as
+	// docker stack deploy warns (it names the keys only).
+	ignored := map[string][]string{}
 	for _, d := range l.dicts {
-		for _, s := range d {
+		for sn, s := range d {
 			sd, _ := s.(map[string]any)
-			for _, k := range unsupportedKeys() {
-				if _, ok := sd[k]; ok && !slices.Contains(unsupported, k) {
-					unsupported = append(unsupported, k)
-				}
-			}
-			for _, k := range []string{"container_name", "expose"} {
-				if _, ok := sd[k]; ok && !slices.Contains(unsupported, k) {
-					unsupported = append(unsupported, k)
+			for k := range sd {
+				// restart is on docker's list but converted all the same
+				// when deploy.restart_policy is absent (swarm.restartPolicy).
+				if k != "restart" && slices.Contains(unsupportedKeys(), k) || k == "container_name" || k == "expose" {
+					if !slices.Contains(ignored[sn], k) {
+						ignored[sn] = append(ignored[sn], k)
+					}
 				}
 			}
 		}
 	}
-	if len(unsupported) > 0 {
-		slices.Sort(unsupported)
-		warn("ignoring options swarm does not support: " + strings.Join(unsupported, ", "))
+	for _, s := range cfg.Services {
+		if s.Restart != "" && s.Deploy.RestartPolicy != nil {
+			ignored[s.Name] = append(ignored[s.Name], "restart (deploy.restart_policy is used)")
+		}
+	}
+	for _, sn := range slices.Sorted(maps.Keys(ignored)) {
+		slices.Sort(ignored[sn])
+		warn(fmt.Sprintf("service %s: ignoring %s: not used by docker stack deploy", sn, strings.Join(ignored[sn], ", ")))
 	}
 	return cfg, nil
 }

@@ -114,7 +114,7 @@ func TestLoadConfigErrors(t *testing.T) {
 // swarm ignores are one warning.
 func TestLoadConfigWarnings(t *testing.T) {
 	dir := writeRecipe(t, map[string]string{
-		"compose.yml":  "services:\n  app:\n    image: x${U}\n    environment:\n      - A=$U\n      - B=${U}\n    restart: always\n    container_name: c\n",
+		"compose.yml":  "services:\n  app:\n    image: x${U}\n    environment:\n      - A=$U\n      - B=${U}\n    restart: always\n    container_name: c\n  db:\n    image: y\n    privileged: true\n    build: .\n    restart: always\n    deploy: {restart_policy: {condition: any}}\n",
 		"override.yml": "services:\n  app:\n    environment:\n      - C=$U\n",
 	})
 	var warns []string
@@ -124,7 +124,8 @@ func TestLoadConfigWarnings(t *testing.T) {
 	want := []string{
 		filepath.Join(dir, "compose.yml") + ": variable U is not set, substituting an empty string",
 		filepath.Join(dir, "override.yml") + ": variable U is not set, substituting an empty string",
-		"ignoring options swarm does not support: container_name, restart",
+		"service app: ignoring container_name: not used by docker stack deploy",
+		"service db: ignoring build, privileged, restart (deploy.restart_policy is used): not used by docker stack deploy",
 	}
 	if !reflect.DeepEqual(warns, want) {
 		t.Errorf("warnings:\n%q\nwant\n%q", warns, want)
