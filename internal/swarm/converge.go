@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -14,9 +15,42 @@ import (
 // crash loop: Converge gives up on it then rather than at the timeout.
 const MaxFailedTasks = 3
 
-// convergeTick is how often Converge looks; swarm's own state changes at
-// second granularity (task restarts, health intervals).
-const convergeTick = 250 * time.Millisecond
+// convergeTick is how often Converge looks when the engine says nothing:
+// it wakes on the stack's container events (create, start, health) and
+// looks again soon after each, as the task's state follows its
+// container's with a short lag (afterEvent).
+const convergeTick = 500 * time.Millisecond
+
+// afterEvent are the delays of the looks after an engine event.
+var afterEvent = []time.Duration{30 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond}
+
+// watch returns a channel that receives (without blocking the reader)
+// whenever the engine reports an event of a container of stack, until
+// ctx ends. If the event stream cannot be had, the channel never
+// receives: Converge still looks every convergeTick.
+func (c *Client) watch(ctx context.Context, stack string) <-chan struct{} {
+	wake := make(chan struct{}, 1)
+	q := filters("type", "container", "label", LabelNamespace+"="+stack)
+	resp, err := c.api.send(ctx, "GET", c.api.base+"/v"+c.api.version+"/events?"+q.Encode(), nil)
+	if err != nil {
+		return wake
+	}
+	go func() {
+		defer resp.Body.Close()
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var ev struct{ Action string }
+			if dec.Decode(&ev) != nil {
+				return
+			}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return wake
+}
 
 // Converge waits until every service of app has its replicas running and,
 // where the container has a healthcheck, healthy. progress is told each
@@ -28,8 +62,10 @@ func (c *Client) Converge(ctx context.Context, app *App, progress func(string)) 
 		progress = func(string) {}
 	}
 	last := map[string]int{}
-	tick := time.NewTicker(convergeTick)
-	defer tick.Stop()
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	wake := c.watch(wctx, app.Stack)
+	var soon []time.Duration // the looks still due after the last event
 	for {
 		done := true
 		var waiting []string
@@ -60,11 +96,20 @@ func (c *Client) Converge(ctx context.Context, app *App, progress func(string)) 
 		if done {
 			return nil
 		}
+		wait := convergeTick
+		if len(soon) > 0 {
+			wait, soon = soon[0], soon[1:]
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return fmt.Errorf("converge: %v waiting for %s", ctx.Err(), strings.Join(waiting, ", "))
-		case <-tick.C:
+		case <-wake:
+			soon = afterEvent // and look now
+		case <-timer.C:
 		}
+		timer.Stop()
 	}
 }
 

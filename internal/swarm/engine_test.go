@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeEngine serves /_ping announcing version (none when ""), records the
@@ -300,5 +301,48 @@ func TestEngineUnanswered(t *testing.T) {
 	cancelled("POST")
 	if !c.api.unanswered.Load() {
 		t.Fatal("an unanswered POST did not mark the client")
+	}
+}
+
+// Converge's watch wakes on each event the engine streams for the stack's
+// containers, asking for exactly those.
+func TestWatchWakes(t *testing.T) {
+	f := &fakeEngine{}
+	send := make(chan string)
+	host := f.serve(t, true, "1.47", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1.47/events" {
+			w.WriteHeader(404)
+			return
+		}
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		for {
+			select {
+			case ev := <-send:
+				w.Write([]byte(ev + "\n"))
+				w.(http.Flusher).Flush()
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	c, err := New(context.Background(), env("DOCKER_HOST", host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := c.watch(ctx, "a_b")
+	if q := f.last(); !strings.Contains(q, "com.docker.stack.namespace%3Da_b") || !strings.Contains(q, "container") {
+		t.Errorf("events asked as %s", q)
+	}
+	for _, action := range []string{"start", "health_status: healthy"} {
+		send <- `{"Type":"container","Action":"` + action + `"}`
+		select {
+		case <-wake:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no wake after %q", action)
+		}
 	}
 }
