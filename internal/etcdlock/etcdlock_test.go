@@ -177,7 +177,7 @@ func TestNonBlockAndTimeout(t *testing.T) {
 			if len(st) != 1 || st[0].Holder.Token != la.Token() {
 				t.Fatalf("status %+v, want only a's lock", st)
 			}
-			resp, err := a.cli.Get(ctx(t), a.cfg.Prefix, withPrefix())
+			resp, err := a.c.rangePrefix(ctx(t), a.cfg.Prefix, rangeRequest{})
 			if err != nil || len(resp.Kvs) != 1 {
 				t.Fatalf("keys under prefix: %v %v, want only the holder's", resp, err)
 			}
@@ -253,7 +253,7 @@ func TestLostLease(t *testing.T) {
 		}
 		got <- l
 	}()
-	if _, err := b.cli.Revoke(ctx(t), la.(*held).LeaseID()); err != nil {
+	if err := b.c.call(ctx(t), "/v3/lease/revoke", leaseRequest{ID: la.(*held).LeaseID()}, &struct{}{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -354,7 +354,7 @@ func TestCancelWhileWatching(t *testing.T) {
 	// Queued: the waiter's key is under the prefix.
 	end := time.Now().Add(deadline)
 	for {
-		resp, err := a.cli.Get(ctx(t), a.cfg.Prefix, withPrefix())
+		resp, err := a.c.rangePrefix(ctx(t), a.cfg.Prefix, rangeRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +375,7 @@ func TestCancelWhileWatching(t *testing.T) {
 	case <-time.After(deadline):
 		t.Fatal("waiter still waiting after its context was cancelled")
 	}
-	resp, err := a.cli.Get(ctx(t), a.cfg.Prefix, withPrefix())
+	resp, err := a.c.rangePrefix(ctx(t), a.cfg.Prefix, rangeRequest{})
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("keys after cancel: %v %v, want only the holder's", resp, err)
 	}
