@@ -117,7 +117,7 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o
 		}
 		return acquireFailed(err)
 	}
-	lt.EndOn(l.Lost(), applet.ExitLost, "app lock lost (lease expired; another run may hold it now)")
+	lt.EndOnWithin(l.Lost(), lock.Margin(l), applet.ExitLost, "app lock lost (lease about to expire; another run may hold it soon)")
 	// Released only after Run returned: every process of the run is gone.
 	defer func() {
 		if err := l.Release(); err != nil {

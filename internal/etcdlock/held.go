@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 )
@@ -93,6 +94,10 @@ func (l *held) Token() uint64         { return l.rec.Token }
 func (l *held) Lost() <-chan struct{} { return l.lost }
 func (l *held) Holder() lock.Holder   { return l.rec }
 func (l *held) LeaseID() int64        { return l.s.id }
+
+// Margin is CCCI_ETCD_MARGIN: Lost closes that long before the lease could
+// expire (lock.Margin).
+func (l *held) Margin() time.Duration { return l.b.cfg.Margin }
 
 // Unlink deletes the lock key, only while it is still ours (the token
 // guards the delete); the lease ends with Release.
