@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,6 +28,9 @@ type client struct {
 	eps []string
 	cur atomic.Uint32 // index into eps of the endpoint in use
 	hc  *http.Client
+
+	mu    sync.Mutex
+	moved chan struct{} // closed (and replaced) when cur changes
 }
 
 func newClient(cfg Config) *client {
@@ -44,7 +48,7 @@ func newClient(cfg Config) *client {
 		}
 		eps[i] = strings.TrimSuffix(e, "/")
 	}
-	return &client{eps: eps, hc: &http.Client{Transport: t}}
+	return &client{eps: eps, hc: &http.Client{Transport: t}, moved: make(chan struct{})}
 }
 
 func (c *client) close() { c.hc.CloseIdleConnections() }
@@ -57,7 +61,19 @@ func (c *client) endpoint() (string, uint32) {
 
 // failover moves off endpoint i, unless another caller already did.
 func (c *client) failover(i uint32) {
-	c.cur.CompareAndSwap(i, (i+1)%uint32(len(c.eps)))
+	if c.cur.CompareAndSwap(i, (i+1)%uint32(len(c.eps))) {
+		c.mu.Lock()
+		close(c.moved)
+		c.moved = make(chan struct{})
+		c.mu.Unlock()
+	}
+}
+
+// movedCh is closed once the endpoint in use changes.
+func (c *client) movedCh() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.moved
 }
 
 // rpcError is an error etcd answered with: gRPC code and message.
@@ -306,11 +322,21 @@ type watchResponse struct {
 
 // waitDelete blocks until key is deleted at a revision after rev, ctx
 // ends, or the watch fails (connection lost, no leader for a while: the
-// server ends a watch that requires one). A key already gone is reported
-// at once, from the history the watch replays.
+// server ends a watch that requires one), or another request found the
+// watched member unreachable and moved on (a partitioned member may keep
+// the stream open and silent). A key already gone is reported at once,
+// from the history the watch replays.
 func (c *client) waitDelete(ctx context.Context, key string, rev int64) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends the stream
+	moved := c.movedCh()
+	go func() {
+		select {
+		case <-moved:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
 	body, err := c.post(wctx, "/v3/watch", map[string]any{"create_request": map[string]any{
 		"key": []byte(key), "start_revision": fmt.Sprint(rev + 1)}})
 	if err != nil {
@@ -323,6 +349,9 @@ func (c *client) waitDelete(ctx context.Context, key string, rev int64) error {
 		if err := dec.Decode(&wr); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if wctx.Err() != nil {
+				return fmt.Errorf("watch %s: endpoint changed", key)
 			}
 			ep, i := c.endpoint()
 			c.failover(i)
