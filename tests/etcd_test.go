@@ -39,41 +39,52 @@ func init() {
 }
 
 func startEtcd(e *testscript.Env) error {
-	script, err := filepath.Abs(filepath.Join("..", ".ci", "etcd-cluster"))
+	endpoints, env, stop, err := etcdCluster(filepath.Join(e.WorkDir, ".etcd"))
 	if err != nil {
 		return err
 	}
-	base, err := testbed.FreePorts(6) // three members, client and peer port each
-	if err != nil {
-		return err
-	}
-	dir := filepath.Join(e.WorkDir, ".etcd")
-	env := []string{"CCCI_ETCD_CLUSTER_DIR=" + dir, "CCCI_ETCD_PORT_BASE=" + strconv.Itoa(base)}
-	cmd := exec.Command(script, "start")
-	cmd.Env = append(os.Environ(), env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return fmt.Errorf(".ci/etcd-cluster start: %v\n%s", err, stderr.String())
-	}
-	e.Defer(func() {
-		stop := exec.Command(script, "stop")
-		stop.Env = cmd.Env
-		stop.Run()
-	})
-	endpoints, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "CCCI_ETCD_ENDPOINTS=")
-	if !ok {
-		return fmt.Errorf(".ci/etcd-cluster start printed %q", out)
-	}
+	e.Defer(stop)
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		e.Setenv(k, v)
 	}
-	e.Setenv("ETCD_CLUSTER", script)
+	e.Setenv("ETCD_CLUSTER", etcdScript)
 	e.Setenv("CCCI_LOCK_BACKEND", "etcd")
 	e.Setenv("CCCI_ETCD_ENDPOINTS", endpoints)
 	return nil
+}
+
+var etcdScript, _ = filepath.Abs(filepath.Join("..", ".ci", "etcd-cluster"))
+
+// etcdCluster starts a 3-member cluster on free loopback ports with its
+// data under dir, and returns its client URLs (comma-separated), the
+// environment .ci/etcd-cluster needs to act on it, and how to stop it.
+func etcdCluster(dir string) (endpoints string, env []string, stop func(), err error) {
+	base, err := testbed.FreePorts(6) // three members, client and peer port each
+	if err != nil {
+		return "", nil, nil, err
+	}
+	env = []string{"CCCI_ETCD_CLUSTER_DIR=" + dir, "CCCI_ETCD_PORT_BASE=" + strconv.Itoa(base)}
+	cmd := exec.Command(etcdScript, "start")
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	stop = func() {
+		s := exec.Command(etcdScript, "stop")
+		s.Env = cmd.Env
+		s.Run()
+	}
+	if err != nil {
+		stop()
+		return "", nil, nil, fmt.Errorf(".ci/etcd-cluster start: %v\n%s", err, stderr.String())
+	}
+	endpoints, ok := strings.CutPrefix(strings.TrimSpace(string(out)), "CCCI_ETCD_ENDPOINTS=")
+	if !ok {
+		stop()
+		return "", nil, nil, fmt.Errorf(".ci/etcd-cluster start printed %q", out)
+	}
+	return endpoints, env, stop, nil
 }
 
 // signal STOP|CONT|KILL|TERM PIDFILE sends the signal to the pid in PIDFILE.

@@ -169,7 +169,7 @@ func (c *cycle) reapLeftovers(ctx context.Context) int {
 
 // locked is the part of the cycle under the app lock.
 func (c *cycle) locked(l lock.Lock) int {
-	c.lt.EndOn(l.Lost(), applet.ExitLost, "app lock lost (lease expired; another run may hold it now)")
+	c.lt.EndOnWithin(l.Lost(), lock.Margin(l), applet.ExitLost, "app lock lost (lease about to expire; another run may hold it soon)")
 	inst := c.inst
 	inst.Token = l.Token()
 	ctx := c.lt.Context()

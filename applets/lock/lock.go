@@ -56,7 +56,10 @@ Exit status: the command's; 1 (or -E) on conflict or -w timeout; 2 on usage
 or invalid input; 124 when the deadline expired; 128+N after signal N.
 
 Environment: CCCI_LOCK_DIR (default /run/lock), CCCI_LOCK_BACKEND (file,
-etcd), CCCI_RUN_ID (else DRONE_BUILD_NUMBER) recorded as the holder's run.
+etcd), CCCI_RUN_ID (else DRONE_BUILD_NUMBER) recorded as the holder's run;
+for etcd: CCCI_ETCD_ENDPOINTS, CCCI_ETCD_TTL (10s), CCCI_ETCD_MARGIN (TTL/4:
+the command ends that long before the lease could expire, exit 75),
+CCCI_ETCD_TIMEOUT (5s), CCCI_ETCD_PREFIX (/ccci/lock/).
 
 Examples:
   ccci-lock example.org -- abra app deploy example.org
@@ -117,7 +120,7 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o
 		}
 		return acquireFailed(err)
 	}
-	lt.EndOn(l.Lost(), applet.ExitLost, "app lock lost (lease expired; another run may hold it now)")
+	lt.EndOnWithin(l.Lost(), lock.Margin(l), applet.ExitLost, "app lock lost (lease about to expire; another run may hold it soon)")
 	// Released only after Run returned: every process of the run is gone.
 	defer func() {
 		if err := l.Release(); err != nil {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
+	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
@@ -18,13 +16,13 @@ import (
 // Backend is the etcd lock backend.
 type Backend struct {
 	cfg Config
-	cli *clientv3.Client
+	c   *client
 }
 
 var _ lock.Backend = (*Backend)(nil)
 
-// Open reads the configuration from env and connects (lazily: the first
-// request dials).
+// Open reads the configuration from env; nothing is dialled until the
+// first request.
 func Open(env *applet.Env) (*Backend, error) {
 	cfg, err := ConfigFromEnv(env)
 	if err != nil {
@@ -35,23 +33,14 @@ func Open(env *applet.Env) (*Backend, error) {
 
 // New returns a backend for cfg.
 func New(cfg Config) (*Backend, error) {
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            cfg.Endpoints,
-		DialTimeout:          cfg.Timeout,
-		DialKeepAliveTime:    cfg.KeepAlive,
-		DialKeepAliveTimeout: cfg.KeepAlive,
-		// Without a logger the client prints JSON warnings to stderr,
-		// which is the command's stderr too.
-		Logger: zap.NewNop(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("etcd %s: %w", strings.Join(cfg.Endpoints, ","), err)
-	}
-	return &Backend{cfg: cfg, cli: cli}, nil
+	return &Backend{cfg: cfg, c: newClient(cfg)}, nil
 }
 
-// Close closes the connections.
-func (b *Backend) Close() error { return b.cli.Close() }
+// Close closes idle connections.
+func (b *Backend) Close() error {
+	b.c.close()
+	return nil
+}
 
 // pfx is the mutex prefix of a domain; keys under it are PREFIX<domain>/<lease>.
 func (b *Backend) pfx(domain string) (string, error) {
@@ -62,19 +51,52 @@ func (b *Backend) pfx(domain string) (string, error) {
 	return b.cfg.Prefix + d, nil
 }
 
-// reqCtx bounds one request outside the wait and makes it fail at once
-// when the member has no leader (quorum lost), instead of hanging.
-func (b *Backend) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
-	return clientv3.WithRequireLeader(ctx), cancel
-}
-
 // wrap names the operation and the key in an error, as every ccci error does.
 func (b *Backend) wrap(op, key string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("no answer within %v (CCCI_ETCD_TIMEOUT) from %s: is a majority of the cluster up?", b.cfg.Timeout, strings.Join(b.cfg.Endpoints, ","))
 	}
 	return fmt.Errorf("etcd %s %s: %w", op, key, err)
+}
+
+// retryNoLeader runs op, again while the cluster is between leaders or a
+// member does not answer (the next attempt goes to the next endpoint),
+// until CCCI_ETCD_TIMEOUT: an election (a member died) takes a second or
+// two and must not fail a run; a lost quorum must. Each attempt gets a third
+// of the timeout, since a request sent to a member that still follows a dead
+// leader is never answered. Every op given here is idempotent for its
+// session (the mutex key is the lease's own; a lease granted twice expires
+// unused).
+func (b *Backend) retryNoLeader(ctx context.Context, op func(context.Context) error) error {
+	end, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	for {
+		actx, c := context.WithTimeout(end, b.cfg.Timeout/3)
+		err := op(actx)
+		attemptTimedOut := actx.Err() != nil
+		c()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case end.Err() != nil:
+			if errors.Is(err, errNoLeader) {
+				return fmt.Errorf("%w for %v (the cluster has lost its quorum?)", err, b.cfg.Timeout)
+			}
+			return context.DeadlineExceeded
+		case attemptTimedOut:
+			b.c.failover(b.c.cur.Load() % uint32(len(b.c.eps)))
+		case !retryable(err):
+			return err
+		}
+		t := time.NewTimer(retryEvery)
+		select {
+		case <-end.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
 }
 
 // Probe reports whether domain's lock is held, and by whom; read-only.
@@ -90,9 +112,11 @@ func (b *Backend) Probe(ctx context.Context, domain string) (bool, *lock.Holder,
 // holder reads the record of the oldest key under pfx: the holder (the
 // others are waiters). nil when there is none.
 func (b *Backend) holder(ctx context.Context, pfx string) (*lock.Holder, error) {
-	rctx, cancel := b.reqCtx(ctx)
-	defer cancel()
-	resp, err := b.cli.Get(rctx, pfx+"/", clientv3.WithFirstCreate()...)
+	var resp *rangeResponse
+	err := b.retryNoLeader(ctx, func(ctx context.Context) (err error) {
+		resp, err = b.c.rangePrefix(ctx, pfx+"/", firstCreate())
+		return err
+	})
 	if err != nil {
 		return nil, b.wrap("get", pfx+"/", err)
 	}
@@ -107,9 +131,11 @@ func (b *Backend) holder(ctx context.Context, pfx string) (*lock.Holder, error) 
 
 // Status lists every held lock under the prefix, with its holder.
 func (b *Backend) Status(ctx context.Context) ([]lock.Entry, error) {
-	rctx, cancel := b.reqCtx(ctx)
-	defer cancel()
-	resp, err := b.cli.Get(rctx, b.cfg.Prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	var resp *rangeResponse
+	err := b.retryNoLeader(ctx, func(ctx context.Context) (err error) {
+		resp, err = b.c.rangePrefix(ctx, b.cfg.Prefix, rangeRequest{SortOrder: "ASCEND", SortTarget: "KEY"})
+		return err
+	})
 	if err != nil {
 		return nil, b.wrap("get", b.cfg.Prefix, err)
 	}
@@ -137,9 +163,9 @@ func (b *Backend) Status(ctx context.Context) ([]lock.Entry, error) {
 	return out, nil
 }
 
-func encode(h lock.Holder) string {
+func encode(h lock.Holder) []byte {
 	b, _ := json.Marshal(h) // a Holder always marshals
-	return string(b)
+	return b
 }
 
 // decode reads a holder record; an empty or foreign value (a holder that

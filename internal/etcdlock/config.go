@@ -14,16 +14,19 @@ type Config struct {
 	Prefix    string        // CCCI_ETCD_PREFIX, default /ccci/lock/
 	TTL       time.Duration // CCCI_ETCD_TTL, lease TTL, default 10s, whole seconds, at least 2s
 	Timeout   time.Duration // CCCI_ETCD_TIMEOUT, bound of each request outside the wait, default 5s
-	KeepAlive time.Duration // CCCI_ETCD_KEEPALIVE, gRPC ping interval to notice dead connections, default 5s
+	KeepAlive time.Duration // CCCI_ETCD_KEEPALIVE, TCP keep-alive interval to notice dead connections, default 5s
+	Margin    time.Duration // CCCI_ETCD_MARGIN, the command ends this long before the lease could expire, default TTL/4
 }
 
-// Defaults. The client renews the lease every TTL/3, so a 10s TTL survives
-// two lost renewals; a dead holder's lock passes on within the TTL.
+// Defaults. The client renews the lease every TTL/3 and gives up Margin
+// (TTL/4 by default) before the TTL has passed since the last renewal it
+// sent: a 10s TTL survives two lost renewals; a dead holder's lock passes on
+// within the TTL.
 const (
 	DefaultPrefix    = "/ccci/lock/"
 	DefaultTTL       = 10 * time.Second
 	DefaultTimeout   = 5 * time.Second
-	DefaultKeepAlive = 5 * time.Second // etcd refuses pings more often than every 5s
+	DefaultKeepAlive = 5 * time.Second
 	minTTL           = 2 * time.Second // etcd's own minimum with default election timeouts
 )
 
@@ -49,6 +52,7 @@ func ConfigFromEnv(env *applet.Env) (Config, error) {
 		{"CCCI_ETCD_TTL", DefaultTTL, &c.TTL},
 		{"CCCI_ETCD_TIMEOUT", DefaultTimeout, &c.Timeout},
 		{"CCCI_ETCD_KEEPALIVE", DefaultKeepAlive, &c.KeepAlive},
+		{"CCCI_ETCD_MARGIN", 0, &c.Margin},
 	} {
 		*d.dst = d.def
 		if v := env.Getenv(d.key); v != "" {
@@ -64,6 +68,13 @@ func ConfigFromEnv(env *applet.Env) (Config, error) {
 	}
 	if c.TTL < minTTL {
 		return c, fmt.Errorf("etcd lock backend: CCCI_ETCD_TTL=%v: at least %v", c.TTL, minTTL)
+	}
+	if c.Margin == 0 {
+		c.Margin = time.Duration(c.ttlSeconds()) * time.Second / 4
+	}
+	// Past TTL/2 the holder would give up before its second renewal.
+	if max := time.Duration(c.ttlSeconds()) * time.Second / 2; c.Margin > max {
+		return c, fmt.Errorf("etcd lock backend: CCCI_ETCD_MARGIN=%v: at most half the TTL (%v)", c.Margin, max)
 	}
 	return c, nil
 }

@@ -6,12 +6,8 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
-
-func withPrefix() clientv3.OpOption { return clientv3.WithPrefix() }
 
 func TestConfigFromEnv(t *testing.T) {
 	ep := "CCCI_ETCD_ENDPOINTS=http://a:1, http://b:2,"
@@ -20,13 +16,15 @@ func TestConfigFromEnv(t *testing.T) {
 		want    Config
 		wantErr string
 	}{
-		{[]string{ep}, Config{[]string{"http://a:1", "http://b:2"}, DefaultPrefix, DefaultTTL, DefaultTimeout, DefaultKeepAlive}, ""},
-		{[]string{ep, "CCCI_ETCD_TTL=30", "CCCI_ETCD_TIMEOUT=1.5", "CCCI_ETCD_PREFIX=/x/"}, Config{[]string{"http://a:1", "http://b:2"}, "/x/", 30 * time.Second, 1500 * time.Millisecond, DefaultKeepAlive}, ""},
+		{[]string{ep}, Config{[]string{"http://a:1", "http://b:2"}, DefaultPrefix, DefaultTTL, DefaultTimeout, DefaultKeepAlive, 2500 * time.Millisecond}, ""},
+		{[]string{ep, "CCCI_ETCD_TTL=30", "CCCI_ETCD_TIMEOUT=1.5", "CCCI_ETCD_PREFIX=/x/"}, Config{[]string{"http://a:1", "http://b:2"}, "/x/", 30 * time.Second, 1500 * time.Millisecond, DefaultKeepAlive, 7500 * time.Millisecond}, ""},
+		{[]string{ep, "CCCI_ETCD_TTL=2", "CCCI_ETCD_MARGIN=0.3"}, Config{[]string{"http://a:1", "http://b:2"}, DefaultPrefix, 2 * time.Second, DefaultTimeout, DefaultKeepAlive, 300 * time.Millisecond}, ""},
 		{nil, Config{}, "CCCI_ETCD_ENDPOINTS is not set"},
 		{[]string{ep, "CCCI_ETCD_TTL=1s"}, Config{}, "at least 2s"},
 		{[]string{ep, "CCCI_ETCD_TTL=ten"}, Config{}, `CCCI_ETCD_TTL: invalid duration "ten"`},
 		{[]string{ep, "CCCI_ETCD_TIMEOUT=0"}, Config{}, "want a positive duration"},
 		{[]string{ep, "CCCI_ETCD_PREFIX=x"}, Config{}, "want a key prefix"},
+		{[]string{ep, "CCCI_ETCD_MARGIN=6s"}, Config{}, "at most half the TTL (5s)"},
 	}
 	for _, tt := range tests {
 		got, err := ConfigFromEnv(&applet.Env{Environ: tt.env})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,7 +178,7 @@ func TestNonBlockAndTimeout(t *testing.T) {
 			if len(st) != 1 || st[0].Holder.Token != la.Token() {
 				t.Fatalf("status %+v, want only a's lock", st)
 			}
-			resp, err := a.cli.Get(ctx(t), a.cfg.Prefix, withPrefix())
+			resp, err := a.c.rangePrefix(ctx(t), a.cfg.Prefix, rangeRequest{})
 			if err != nil || len(resp.Kvs) != 1 {
 				t.Fatalf("keys under prefix: %v %v, want only the holder's", resp, err)
 			}
@@ -253,7 +254,7 @@ func TestLostLease(t *testing.T) {
 		}
 		got <- l
 	}()
-	if _, err := b.cli.Revoke(ctx(t), la.(*held).LeaseID()); err != nil {
+	if err := b.c.call(ctx(t), "/v3/lease/revoke", leaseRequest{ID: la.(*held).LeaseID()}, &struct{}{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -354,7 +355,7 @@ func TestCancelWhileWatching(t *testing.T) {
 	// Queued: the waiter's key is under the prefix.
 	end := time.Now().Add(deadline)
 	for {
-		resp, err := a.cli.Get(ctx(t), a.cfg.Prefix, withPrefix())
+		resp, err := a.c.rangePrefix(ctx(t), a.cfg.Prefix, rangeRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +376,7 @@ func TestCancelWhileWatching(t *testing.T) {
 	case <-time.After(deadline):
 		t.Fatal("waiter still waiting after its context was cancelled")
 	}
-	resp, err := a.cli.Get(ctx(t), a.cfg.Prefix, withPrefix())
+	resp, err := a.c.rangePrefix(ctx(t), a.cfg.Prefix, rangeRequest{})
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("keys after cancel: %v %v, want only the holder's", resp, err)
 	}
@@ -438,5 +439,54 @@ func TestRecordAfterWait(t *testing.T) {
 		if !h.Since.Equal(queued) || time.Now().After(end) {
 			t.Fatalf("record since %v, want %v (queued) then %v", h.Since, queued, lb.(*held).Holder().Since)
 		}
+	}
+}
+
+// TestFailover: the first endpoints listed are dead (connection refused)
+// or silent (accepts, never answers, as a partitioned member): acquire,
+// hand-off and release still work through the live ones, each request
+// moving on to the next endpoint.
+func TestFailover(t *testing.T) {
+	c := sharedCluster(t)
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedAddr := refused.Addr().String()
+	refused.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // never accepted: connects, no answer
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	eps := "CCCI_ETCD_ENDPOINTS=http://" + refusedAddr + ",http://" + silent.Addr().String() + "," + c.endpoints
+	a := backend(t, c, eps, "CCCI_ETCD_TIMEOUT=3s")
+	b := backend(t, c, eps, "CCCI_ETCD_TIMEOUT=3s")
+	la, err := a.Acquire(ctx(t), req("fo.org", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		l, err := b.Acquire(ctx(t), req("fo.org", "b"))
+		if err == nil {
+			err = l.Release()
+		}
+		got <- err
+	}()
+	for end := time.Now().Add(deadline); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := a.c.rangePrefix(ctx(t), a.cfg.Prefix, rangeRequest{})
+		if err == nil && len(resp.Kvs) == 2 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("b never queued")
+		}
+	}
+	if err := la.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,22 +6,18 @@ import (
 	"fmt"
 	"os"
 	"sync"
-
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
+	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 )
 
 // held is an acquired lock.
 type held struct {
-	b      *Backend
-	s      *concurrency.Session
-	cancel context.CancelFunc
-	m      *concurrency.Mutex
-	key    string
-	rec    lock.Holder
+	b   *Backend
+	s   *session
+	key string
+	rev int64 // our key's create revision: the token, and every write's guard
+	rec lock.Holder
 
 	lost     chan struct{}
 	lostOnce sync.Once
@@ -33,16 +29,16 @@ type held struct {
 	recDone   chan struct{}      // closed once the record write is over
 }
 
-// hold makes an acquired mutex a Lock. The token is the mutex's own
-// revision of our key (its create revision, the one IsOwner compares), so
-// no request is needed. Unless fresh (the record on our key is the one to
-// keep), the record is rewritten in the background, guarded by IsOwner,
-// while the command starts: a waiter's handoff costs no write. A reader in
-// that window sees the record from when we queued.
-func (b *Backend) hold(s *concurrency.Session, cancel context.CancelFunc, m *concurrency.Mutex, rec lock.Holder, fresh bool) *held {
-	rec.Token = uint64(createRevision(m))
+// hold makes an acquired key a Lock. The token is our key's create
+// revision, known from the queueing txn, so no request is needed. Unless
+// fresh (the record on our key is the one to keep), the record is rewritten
+// in the background, guarded by the token, while the command starts: a
+// waiter's handoff costs no write. A reader in that window sees the record
+// from when we queued.
+func (b *Backend) hold(s *session, key string, rev int64, rec lock.Holder, fresh bool) *held {
+	rec.Token = uint64(rev)
 	rctx, rcancel := context.WithCancel(context.Background())
-	l := &held{b: b, s: s, cancel: cancel, m: m, key: m.Key(), rec: rec,
+	l := &held{b: b, s: s, key: key, rev: rev, rec: rec,
 		lost: make(chan struct{}), released: make(chan struct{}),
 		recCancel: rcancel, recDone: make(chan struct{})}
 	if fresh {
@@ -54,28 +50,17 @@ func (b *Backend) hold(s *concurrency.Session, cancel context.CancelFunc, m *con
 	return l
 }
 
-// createRevision is the create revision of the mutex's key, read from the
-// comparison IsOwner builds from it.
-func createRevision(m *concurrency.Mutex) int64 {
-	c := m.IsOwner()
-	if t, ok := c.GetCompare().GetTargetUnion().(*pb.Compare_CreateRevision); ok {
-		return t.CreateRevision
-	}
-	return 0
-}
+// owner guards a write: our key still has our create revision.
+func (l *held) owner() []compare { return []compare{createRevIs(l.key, l.rev)} }
 
-// record writes the holder record on our key, only while it is ours: a txn
-// with no write would be answered from local state, and after a pause the
-// lease may be gone while this goroutine already runs again. A failed guard
-// means the lock is lost.
+// record writes the holder record on our key, only while it is ours. A
+// failed guard means the lock is lost.
 func (l *held) record(ctx context.Context) {
 	defer close(l.recDone)
-	var resp *clientv3.TxnResponse
-	err := l.b.retryNoLeader(ctx, func(ctx context.Context) error {
-		var err error
-		resp, err = l.b.cli.Txn(ctx).If(l.m.IsOwner()).
-			Then(clientv3.OpPut(l.key, encode(l.rec), clientv3.WithLease(l.s.Lease()))).
-			Commit()
+	var resp *txnResponse
+	err := l.b.retryNoLeader(ctx, func(ctx context.Context) (err error) {
+		resp, err = l.b.c.txn(ctx, txnRequest{Compare: l.owner(),
+			Success: []requestOp{{Put: &putRequest{Key: []byte(l.key), Value: encode(l.rec), Lease: l.s.id}}}})
 		return err
 	})
 	if err == nil && !resp.Succeeded {
@@ -85,9 +70,9 @@ func (l *held) record(ctx context.Context) {
 	// itself is unaffected, and a lost lease is caught by watchLease.
 }
 
-// watchLease closes lost when the lease dies before Release: the client's
-// own deadline passed without a renewal (partitioned, paused past the TTL)
-// or etcd said the lease is gone.
+// watchLease closes lost when the session ends before Release: its
+// deadline (minus the margin) passed without a renewal, or etcd said the
+// lease is gone.
 func (l *held) watchLease() {
 	select {
 	case <-l.s.Done():
@@ -105,17 +90,24 @@ func (l *held) markLost() {
 	}
 }
 
-func (l *held) Token() uint64             { return l.rec.Token }
-func (l *held) Lost() <-chan struct{}     { return l.lost }
-func (l *held) Holder() lock.Holder       { return l.rec }
-func (l *held) LeaseID() clientv3.LeaseID { return l.s.Lease() }
+func (l *held) Token() uint64         { return l.rec.Token }
+func (l *held) Lost() <-chan struct{} { return l.lost }
+func (l *held) Holder() lock.Holder   { return l.rec }
+func (l *held) LeaseID() int64        { return l.s.id }
+
+// Margin is CCCI_ETCD_MARGIN: Lost closes that long before the lease could
+// expire (lock.Margin).
+func (l *held) Margin() time.Duration { return l.b.cfg.Margin }
 
 // Unlink deletes the lock key, only while it is still ours (the token
 // guards the delete); the lease ends with Release.
 func (l *held) Unlink() error {
-	rctx, cancel := l.b.reqCtx(context.Background())
+	// One attempt: a retry after a delete that did happen would fail its
+	// guard and call the lock lost.
+	ctx, cancel := context.WithTimeout(context.Background(), l.b.cfg.Timeout)
 	defer cancel()
-	resp, err := l.b.cli.Txn(rctx).If(l.m.IsOwner()).Then(clientv3.OpDelete(l.key)).Commit()
+	resp, err := l.b.c.txn(ctx, txnRequest{Compare: l.owner(),
+		Success: []requestOp{{Delete: &deleteRangeRequest{Key: []byte(l.key)}}}})
 	if err != nil {
 		return l.b.wrap("delete", l.key, err)
 	}
@@ -137,7 +129,7 @@ func (l *held) Release() error {
 		close(l.released)
 		l.recCancel()
 		<-l.recDone
-		err = l.b.endSession(l.s, l.cancel)
+		err = l.s.end()
 	})
 	return err
 }

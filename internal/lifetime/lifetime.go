@@ -66,7 +66,8 @@ type Lifetime struct {
 	cancel context.CancelCauseFunc
 
 	mu     sync.Mutex
-	status int // 0 until the funnel is entered
+	status int           // 0 until the funnel is entered
+	grace  time.Duration // the teardown's grace: o.Grace, or less (EndOnWithin)
 
 	sigs  chan os.Signal // TERM, INT, HUP
 	pipe  chan os.Signal // SIGPIPE, so a vanished log reader cannot kill a teardown
@@ -97,6 +98,7 @@ func Begin(ctx context.Context, o Options) *Lifetime {
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
+	l.grace = o.Grace
 	// Values pass through; cancellation only through the funnel, so that
 	// Status is set whenever Context is done.
 	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
@@ -160,8 +162,15 @@ func (l *Lifetime) enter(status int, reason string, sig *syscall.Signal) {
 		}
 		return
 	}
-	l.logf("%s: ending the run (grace %v)", reason, l.o.Grace)
+	l.logf("%s: ending the run (grace %v)", reason, l.teardownGrace())
 	l.cancel(&Ended{Status: status, Reason: reason})
+}
+
+// teardownGrace is how long the tree gets between SIGTERM and SIGKILL.
+func (l *Lifetime) teardownGrace() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.grace
 }
 
 // Context is cancelled when the teardown funnel is entered (and by End).
@@ -220,6 +229,28 @@ func sigName(s syscall.Signal) string {
 		return n
 	}
 	return fmt.Sprintf("signal %d", int(s))
+}
+
+// EndOnWithin is EndOn for a cause that leaves the tree at most d to end
+// (an etcd lock's safety margin before its lease can expire): the
+// teardown it starts gives the tree min(Grace, d/2) between SIGTERM and
+// SIGKILL, so every process of the run is gone within d.
+func (l *Lifetime) EndOnWithin(ch <-chan struct{}, d time.Duration, status int, reason string) {
+	if ch == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-ch:
+			l.mu.Lock()
+			if l.status == 0 && d > 0 {
+				l.grace = min(l.grace, d/2)
+			}
+			l.mu.Unlock()
+			l.enter(status, reason, nil)
+		case <-l.ctx.Done():
+		}
+	}()
 }
 
 // EndOn enters the teardown funnel with status and reason when ch is

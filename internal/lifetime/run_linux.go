@@ -97,7 +97,7 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	// grace, until the init is ready (TestInitReady). One that never gets
 	// ready started nothing (the inits start the command only after), so
 	// it is killed at once.
-	grace := l.o.Grace
+	grace := l.teardownGrace()
 	if m == modePgroup {
 		grace += pgroupMargin
 	}

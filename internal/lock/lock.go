@@ -92,6 +92,17 @@ type Lock interface {
 	Release() error
 }
 
+// Margin is how long l's holder has, once Lost is closed, to end its
+// command before the lock may pass to another holder (the etcd backend's
+// CCCI_ETCD_MARGIN); 0 for a lock that is never lost. A teardown that
+// ends within it never overlaps the next holder (lifetime.EndOnWithin).
+func Margin(l Lock) time.Duration {
+	if m, ok := l.(interface{ Margin() time.Duration }); ok {
+		return m.Margin()
+	}
+	return 0
+}
+
 // Entry is one lock as --status and the janitor see it.
 type Entry struct {
 	Domain string  `json:"domain"`

@@ -1,0 +1,40 @@
+package tests
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// heavy are module paths the binary must not link: the gRPC etcd client
+// and what it drags in (165 of 400 packages and 11 MB once, paid at the
+// start of every call of every applet). internal/etcdlock speaks etcd's
+// HTTP/JSON gateway instead.
+var heavy = []string{
+	"google.golang.org/grpc",
+	"google.golang.org/protobuf",
+	"google.golang.org/genproto",
+	"github.com/golang/protobuf",
+	"go.uber.org/zap",
+	"go.etcd.io",
+}
+
+// TestDepsLean: no package of the binary (`go list -deps` of the main
+// package) comes from a heavy module.
+func TestDepsLean(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "..").Output()
+	if err != nil {
+		t.Fatalf("go list -deps ..: %v", err)
+	}
+	pkgs := strings.Fields(string(out))
+	if len(pkgs) < 10 {
+		t.Fatalf("go list -deps .. listed %d packages: %q", len(pkgs), out)
+	}
+	for _, p := range pkgs {
+		for _, h := range heavy {
+			if p == h || strings.HasPrefix(p, h+"/") {
+				t.Errorf("the binary links %s (module %s)", p, h)
+			}
+		}
+	}
+}
