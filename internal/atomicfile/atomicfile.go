@@ -38,7 +38,11 @@ func Write(tmpDir, dst string, data []byte, perm os.FileMode) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // a no-op once renamed
-	if _, err := f.Write(data); err == nil {
+	// One err for every step: a Write error (ENOSPC, EFBIG) must not be
+	// lost, or an empty temp file is renamed over the old content
+	// (TestWriteFullDisk).
+	_, err = f.Write(data)
+	if err == nil {
 		err = f.Chmod(perm)
 	}
 	if err == nil {

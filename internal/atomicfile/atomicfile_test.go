@@ -1,6 +1,10 @@
 package atomicfile
 
 import (
+	"bytes"
+
+	"golang.org/x/sys/unix"
+
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,5 +45,34 @@ func TestWrite(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dst); string(b) != "" {
 		t.Errorf("dst changed to %q by a failed write", b)
+	}
+}
+
+// A write that fails part-way (a full disk; here RLIMIT_FSIZE, which fails
+// it with EFBIG as ENOSPC would) returns the error and leaves dst's old
+// content: never an empty or truncated file in its place.
+func TestWriteFullDisk(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "counter")
+	if err := Write("", dst, []byte("41\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	lim := old
+	lim.Cur = 8
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	err := Write("", dst, bytes.Repeat([]byte("9"), 4096), 0o600)
+	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err == nil {
+		t.Error("Write past the file size limit returned nil")
+	}
+	if b, rerr := os.ReadFile(dst); string(b) != "41\n" {
+		t.Errorf("dst holds %q (%v) after a failed write, want the old %q", b, rerr, "41\n")
 	}
 }
