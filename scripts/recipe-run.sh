@@ -10,8 +10,18 @@
 # report's (1 when anything of DOMAIN was left behind). CCCI_DRIVER picks ccci-deploy's --driver (abra or
 # stack). Runs under ccci-sh and bash alike (tests/testdata/pipeline).
 #
-# Example:
+# The recipe under test: with CCCI_RECIPE_REPO (a git URL) set and RECIPE
+# a name, the recipe is cloned first, plainly and into this run's own
+# $ABRA_DIR/recipes/RECIPE (no lock: nothing else writes there), at
+# CCCI_RECIPE_REF (a commit, branch, tag or ref such as refs/pull/7/head;
+# default the repository's HEAD), shallow where the server allows it. A
+# clone that fails (bad URL, unknown ref) exits 2 before anything is
+# locked or deployed.
+#
+# Examples:
 #   scripts/recipe-run.sh test-1234.ci.example.org ./ -- ./tests/smoke.sh
+#   CCCI_RECIPE_REPO=https://git.coopcloud.tech/coop-cloud/gitea.git \
+#   CCCI_RECIPE_REF=3f2a9c1 scripts/recipe-run.sh gitea-1234.ci.example.org gitea
 set -u
 
 if [ "$#" -lt 2 ]; then
@@ -28,6 +38,54 @@ eval "$state"
 # The run's directory goes on every way out (a signal too); one left by a
 # SIGKILL is the janitor's.
 trap 'ccci-runstate rm --force >/dev/null 2>&1' EXIT
+
+# fetch_recipe NAME URL REF: clone URL at REF (HEAD if empty) into
+# $ABRA_DIR/recipes/NAME. A shallow fetch of REF first; a server that
+# refuses a commit id as a want gets a full fetch, then the commit.
+fetch_recipe() {
+	dest=$ABRA_DIR/recipes/$1
+	if [ -e "$dest" ]; then
+		echo "recipe-run.sh: $dest already exists" >&2
+		return 1
+	fi
+	want=${3:-HEAD}
+	err=$(ccci-runstate path recipe-fetch.err) || return 1
+	echo "== recipe: $1 from $2 at $want =="
+	git init -q "$dest" &&
+		git -C "$dest" remote add origin "$2" || return 1
+	if git -C "$dest" fetch -q --depth 1 origin "$want" 2>"$err"; then
+		git -C "$dest" -c advice.detachedHead=false checkout -q --detach FETCH_HEAD || return 1
+	elif [ -n "$3" ] && git -C "$dest" fetch -q origin 2>>"$err" &&
+		git -C "$dest" -c advice.detachedHead=false checkout -q --detach "$3^{commit}" 2>>"$err"; then
+		:
+	else
+		cat "$err" >&2
+		return 1
+	fi
+	rm -f "$err"
+	echo "== recipe: $1 at $(git -C "$dest" rev-parse HEAD) =="
+}
+
+if [ -n "${CCCI_RECIPE_REPO:-}" ]; then
+	case $recipe in
+	*/* | .*)
+		echo "recipe-run.sh: with CCCI_RECIPE_REPO, RECIPE must be a recipe name, not the path $recipe" >&2
+		exit 2
+		;;
+	esac
+	case ${CCCI_RECIPE_REF:-} in
+	-*)
+		echo "recipe-run.sh: CCCI_RECIPE_REF $CCCI_RECIPE_REF: not a git ref" >&2
+		exit 2
+		;;
+	esac
+	# Never a prompt for credentials: a repository that needs them fails.
+	export GIT_TERMINAL_PROMPT=0
+	if ! fetch_recipe "$recipe" "$CCCI_RECIPE_REPO" "${CCCI_RECIPE_REF:-}"; then
+		echo "recipe-run.sh: cannot fetch recipe $recipe from $CCCI_RECIPE_REPO at ${CCCI_RECIPE_REF:-HEAD}: nothing deployed" >&2
+		exit 2
+	fi
+fi
 
 # No nested expansion inside ${X:+...}: mvdan.cc/sh (ccci-sh) expands the
 # alternative word even when X is unset, which fails under set -u.

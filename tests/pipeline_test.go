@@ -46,7 +46,8 @@ const cancelGrace = 45 * time.Second
 
 // TestPipeline runs testdata/pipeline. Each script gets $UNIQ (a domain
 // prefix unique per script and test binary), $SCOPE (^$UNIQ-, for
-// ccci-janitor --scope), $RECIPES and $SCRIPTS (the repository's scripts/).
+// ccci-janitor --scope), $RECIPES, $SCRIPTS (the repository's scripts/)
+// and $ABRA_STANDIN (the recording abra stand-in's directory).
 func TestPipeline(t *testing.T) {
 	testbed.Need(t, "..")
 	recipes, err := filepath.Abs("testdata/recipes")
@@ -54,6 +55,10 @@ func TestPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	scripts, err := filepath.Abs("../scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	standin, err := filepath.Abs("testdata/abra")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +74,7 @@ func TestPipeline(t *testing.T) {
 		e.Setenv("SCOPE", "^"+regexp.QuoteMeta(uniq)+"-")
 		e.Setenv("RECIPES", recipes)
 		e.Setenv("SCRIPTS", scripts)
+		e.Setenv("ABRA_STANDIN", standin)
 		return nil
 	}
 	testscript.Run(t, p)

@@ -62,6 +62,9 @@ func status(ctx context.Context, env *applet.Env, asJSON bool) int {
 		if h := e.Holder; h != nil {
 			run, pid, host = h.Run, fmt.Sprint(h.PID), h.Host
 			since = h.Since.Format(time.RFC3339)
+			if h.Foreign {
+				run = "not-ccci"
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Domain, state, run, pid, host, since)
 	}

@@ -68,39 +68,114 @@ func (Stack) Deploy(ctx context.Context, a *Instance) error {
 
 func (Stack) Undeploy(ctx context.Context, a *Instance) error { return nil }
 
-// Abra runs the abra CLI with the run's ABRA_DIR.
+// Abra runs the abra CLI with the run's ABRA_DIR, as a recipe maintainer
+// would by hand (docs/pipeline.md):
+//
+//	abra app new RECIPE --server SERVER --domain DOMAIN --chaos --no-input
+//	abra app secret generate DOMAIN --all --no-input   (stdout discarded)
+//	abra app deploy DOMAIN --chaos --no-input
+//	abra app undeploy DOMAIN --no-input
+//	abra app volume remove DOMAIN --force --no-input
+//	abra app secret remove DOMAIN --all --no-input
+//
+// abra knows a recipe only by name, as $ABRA_DIR/recipes/<name>: a
+// --recipe DIR elsewhere is linked there first, so abra deploys the very
+// directory ccci converges and tears down from. --chaos: the checkout as
+// it is (the pull request's head), never a release abra would check out.
 type Abra struct{}
 
 func (Abra) New(ctx context.Context, a *Instance) error {
-	return a.abra(ctx, "app", "new", a.Recipe.Name, "--server", a.Server, "--domain", a.Domain, "--no-input")
+	if err := a.linkRecipe(); err != nil {
+		return err
+	}
+	return a.abra(ctx, "app", "new", a.Recipe.Name, "--server", a.Server, "--domain", a.Domain, "--chaos", "--no-input")
 }
 
+// Deploy generates the secrets without showing their values: `abra app
+// secret generate` prints a table of the generated values on stdout, and
+// that must never reach a CI log; its stderr (abra's log lines, an error)
+// still does.
 func (Abra) Deploy(ctx context.Context, a *Instance) error {
-	if err := a.abra(ctx, "app", "secret", "generate", a.Domain, "--all", "--no-input"); err != nil {
+	if err := a.abraOut(ctx, io.Discard, "app", "secret", "generate", a.Domain, "--all", "--no-input"); err != nil {
 		return err
 	}
 	return a.abra(ctx, "app", "deploy", a.Domain, "--chaos", "--no-input")
 }
 
-// Undeploy runs all three steps whatever fails: each removes what it can.
+// Undeploy runs all three steps whatever fails: each removes what it can;
+// then it removes the link New made, if any.
 func (Abra) Undeploy(ctx context.Context, a *Instance) error {
 	return errors.Join(
 		a.abra(ctx, "app", "undeploy", a.Domain, "--no-input"),
 		a.abra(ctx, "app", "volume", "remove", a.Domain, "--force", "--no-input"),
 		a.abra(ctx, "app", "secret", "remove", a.Domain, "--all", "--no-input"),
+		a.unlinkRecipe(),
 	)
 }
 
-// abra runs one abra command in its own process group; cancelling ctx
-// sends the group SIGTERM, then SIGKILL after Grace.
+// abraRecipePath is where abra looks for the instance's recipe.
+func (a *Instance) abraRecipePath() string {
+	return filepath.Join(a.AbraDir, "recipes", a.Recipe.Name)
+}
+
+// linkRecipe makes $ABRA_DIR/recipes/<name> the recipe's directory: as it
+// is when the recipe was found there, else a symlink to it. A different
+// directory already there under that name is an input error: abra would
+// deploy it, not the recipe ccci was given.
+func (a *Instance) linkRecipe() error {
+	p := a.abraRecipePath()
+	if same, err := sameDir(p, a.Recipe.Dir); same || err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return inputErr("recipe %s: %s is another recipe of that name; abra would deploy it, not %s", a.Recipe.Name, p, a.Recipe.Dir)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return os.Symlink(a.Recipe.Dir, p)
+}
+
+// unlinkRecipe removes the symlink linkRecipe made (and nothing else).
+func (a *Instance) unlinkRecipe() error {
+	p := a.abraRecipePath()
+	if t, err := os.Readlink(p); err != nil || t != a.Recipe.Dir {
+		return nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// sameDir reports whether paths a and b name one directory.
+func sameDir(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
+}
+
+// abra runs one abra command in its own process group, its output on
+// a.Log; cancelling ctx sends the group SIGTERM, then SIGKILL after Grace.
 func (a *Instance) abra(ctx context.Context, args ...string) error {
+	return a.abraOut(ctx, a.Log, args...)
+}
+
+// abraOut is abra with the command's stdout on stdout (stderr on a.Log).
+func (a *Instance) abraOut(ctx context.Context, stdout io.Writer, args ...string) error {
 	bin, err := lookPath("abra", a.Environ)
 	if err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = a.Environ
-	cmd.Stdout, cmd.Stderr = a.Log, a.Log
+	cmd.Stdout, cmd.Stderr = stdout, a.Log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = a.Grace

@@ -69,7 +69,7 @@ func FindRecipe(abraDir, recipe string) (Recipe, error) {
 func FindRecipeFor(abraDir, recipe, envFile string) (Recipe, error) {
 	if recipe == "" {
 		if env, err := compose.ReadEnvFile(envFile); err == nil {
-			recipe = env["TYPE"]
+			recipe = RecipeOf(env)
 		}
 	}
 	return FindRecipe(abraDir, recipe)

@@ -105,8 +105,9 @@ func readRecord(fd int) (lock.Holder, error) {
 	return lock.ParseRecord(buf[:n])
 }
 
-// readHolder reads the record of path's current holder for diagnostics;
-// nil when there is none or it cannot be read.
+// readHolder reads the record of path's current holder for diagnostics,
+// checked against the kernel's holders (kernelTruth); nil when there is
+// none or it cannot be read.
 func readHolder(path string) *lock.Holder {
 	fd, _, err := openLock(path, false)
 	if err != nil {
@@ -115,9 +116,9 @@ func readHolder(path string) *lock.Holder {
 	defer unix.Close(fd)
 	h, err := readRecord(fd)
 	if err != nil {
-		return nil
+		return kernelTruth(fd, nil)
 	}
-	return &h
+	return kernelTruth(fd, &h)
 }
 
 // writeRecord stores h, with the next fencing token, while the exclusive

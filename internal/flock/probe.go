@@ -36,7 +36,7 @@ func probe(path string) (bool, *lock.Holder, error) {
 		flockRetry(fd, unix.LOCK_UN)
 		return false, h, nil
 	case unix.EWOULDBLOCK:
-		return true, h, nil
+		return true, kernelTruth(fd, h), nil
 	default:
 		return false, nil, &os.PathError{Op: "flock", Path: path, Err: err}
 	}

@@ -135,6 +135,10 @@ func (p *pass) look(ctx context.Context, c *candidate) {
 // Held past Stale, or by a pid of this host that no longer exists (a lease
 // outliving its holder), it is also warned about — still never stolen.
 func (p *pass) held(c *candidate, h *lock.Holder) {
+	if h == nil || h.Foreign {
+		p.heldNoRecord(c, h)
+		return
+	}
 	it := Item{Action: Live, Kind: "app", Name: c.domain, Domain: c.domain, Detail: lock.Describe(h)}
 	if h != nil {
 		it.Run = h.Run

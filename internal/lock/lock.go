@@ -34,6 +34,10 @@ type Holder struct {
 	Since time.Time `json:"since"`           // when it acquired
 	Cmd   string    `json:"cmd,omitempty"`   // the command it runs, for humans
 	Token uint64    `json:"token,omitempty"` // fencing token of that acquisition
+	// Foreign: the kernel's holder is not the record's writer but a
+	// process that writes none (flock(1), the old harness): PID and Cmd
+	// are the kernel's, Since the lockfile's mtime; never a ccci run.
+	Foreign bool `json:"foreign,omitempty"`
 }
 
 // Request is one acquisition.

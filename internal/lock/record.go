@@ -69,6 +69,9 @@ func Describe(h *Holder) string {
 	if h == nil {
 		return "holder unknown"
 	}
+	if h.Foreign {
+		return fmt.Sprintf("pid %s (%s), not a ccci run, lockfile since %s", pid(*h), h.Cmd, since(*h))
+	}
 	s := fmt.Sprintf("run %s, pid %s", run(*h), pid(*h))
 	if h.Host != "" {
 		s += ", host " + h.Host

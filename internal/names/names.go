@@ -102,5 +102,16 @@ func abbrev(s string) string {
 }
 
 // StackName is the swarm stack abra names an app's stack: the domain with
-// dots replaced by underscores.
-func StackName(domain string) string { return strings.ReplaceAll(domain, ".", "_") }
+// dots replaced by underscores, cut to its first MaxStackName bytes.
+func StackName(domain string) string {
+	s := strings.ReplaceAll(domain, ".", "_")
+	if len(s) > MaxStackName {
+		s = s[:MaxStackName]
+	}
+	return s
+}
+
+// MaxStackName is abra's cap on the stack name it derives from a domain
+// (config.MAX_SANITISED_APP_NAME_LENGTH): <stack>_<secret>_<version> must
+// stay within swarm's 64-character limit on secret and config names.
+const MaxStackName = 45

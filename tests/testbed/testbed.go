@@ -9,6 +9,7 @@ package testbed
 import (
 	"context"
 	"fmt"
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -55,7 +56,7 @@ func StackObjects(domain string) ([]string, error) {
 		return nil, err
 	}
 	defer api.Close()
-	stack := strings.ReplaceAll(domain, ".", "_")
+	stack := names.StackName(domain)
 	var left []string
 	mine := func(kind, name string, labels map[string]string) {
 		name = strings.TrimPrefix(name, "/")
