@@ -72,7 +72,10 @@ func (c *cycle) run(ctx context.Context) int {
 	if err := names.StateName(c.Server); err != nil {
 		return c.fail(applet.ExitUsage, "--server: %v", err)
 	}
-	abraDir := app.AbraDir(env.Getenv)
+	abraDir, err := app.AbraDir(env.Getenv)
+	if err != nil {
+		return c.fail(applet.ExitUsage, "%v", err)
+	}
 	c.inst = &app.Instance{Domain: domain, Server: c.Server, AbraDir: abraDir,
 		EnvFile: app.EnvFile(abraDir, c.Server, domain), Log: env.Stderr, Grace: c.Grace,
 		Environ: env.With("ABRA_DIR=" + abraDir).Environ}

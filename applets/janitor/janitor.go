@@ -7,13 +7,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/fatih/color"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/app"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	"git.coopcloud.tech/toolshed/ccci/internal/flock"
 	ij "git.coopcloud.tech/toolshed/ccci/internal/janitor"
@@ -98,12 +98,7 @@ func parse(env *applet.Env, args []string) (*options, error) {
 		}
 		o.minAge = d
 	}
-	o.abraDir = env.Getenv("ABRA_DIR")
-	if o.abraDir == "" {
-		if h := env.Getenv("HOME"); h != "" {
-			o.abraDir = filepath.Join(h, ".abra")
-		}
-	}
+	o.abraDir, _ = app.AbraDir(env.Getenv) // none: no env files to look at
 	fs := applet.NewFlagSet(prog)
 	fs.BoolVar(&o.check, "check", false, "")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "")

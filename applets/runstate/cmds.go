@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/app"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	rs "git.coopcloud.tech/toolshed/ccci/internal/runstate"
 )
@@ -19,16 +20,12 @@ import (
 // initRun creates the run and prints its export lines, all at once and only
 // on success, so a failing eval "$(ccci-runstate init)" evaluates nothing.
 func initRun(env *applet.Env, r *rs.Run) int {
-	abraDir := env.Getenv("ABRA_DIR")
-	if abraDir == "" {
-		home := env.Getenv("HOME")
-		if home == "" {
-			env.Errorf(prog, "neither ABRA_DIR nor HOME is set")
-			return applet.ExitUsage
-		}
-		abraDir = home + "/.abra"
+	abraDir, err := app.AbraDir(env.Getenv)
+	if err != nil {
+		env.Errorf(prog, "%v", err)
+		return applet.ExitUsage
 	}
-	abraDir, err := abs(env, abraDir)
+	abraDir, err = abs(env, abraDir)
 	if err != nil {
 		env.Errorf(prog, "%v", err)
 		return exitFail

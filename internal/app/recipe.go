@@ -98,15 +98,14 @@ func CheckSyntax(r Recipe) error {
 	return nil
 }
 
-// AbraDir is abra's config dir: $ABRA_DIR, else $HOME/.abra (the runner's
-// home when HOME is unset).
-func AbraDir(getenv func(string) string) string {
+// AbraDir is abra's config dir, the one default every applet uses:
+// $ABRA_DIR, else $HOME/.abra; neither set is an error.
+func AbraDir(getenv func(string) string) (string, error) {
 	if d := getenv("ABRA_DIR"); d != "" {
-		return d
+		return d, nil
 	}
-	home := getenv("HOME")
-	if home == "" {
-		home, _ = os.UserHomeDir()
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".abra"), nil
 	}
-	return filepath.Join(home, ".abra")
+	return "", errors.New("neither ABRA_DIR nor HOME is set")
 }
