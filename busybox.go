@@ -17,8 +17,10 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/applets/runstate"
 	"git.coopcloud.tech/toolshed/ccci/applets/sh"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
-	_ "git.coopcloud.tech/toolshed/ccci/internal/etcdlock"
+	"git.coopcloud.tech/toolshed/ccci/internal/etcdlock"
+	"git.coopcloud.tech/toolshed/ccci/internal/flock"
 	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
+	ilock "git.coopcloud.tech/toolshed/ccci/internal/lock"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3";
@@ -48,6 +50,9 @@ func init() {
 	register("deploy", "deploy, converge, test and tear down one app under its lock", deploy.Main)
 	register("janitor", "reap what dead runs left; --check proves zero leaks", janitor.Main)
 	register("sh", "the embedded shell that runs scripts/", sh.Main)
+	// The lock backends, by CCCI_LOCK_BACKEND.
+	ilock.Register("file", flock.Open)
+	ilock.Register("etcd", func(env *applet.Env) (ilock.Backend, error) { return etcdlock.Open(env) })
 }
 
 func lookup(name string) (applet.Main, bool) {

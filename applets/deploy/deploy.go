@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
-	_ "git.coopcloud.tech/toolshed/ccci/internal/flock" // the "file" lock backend
 	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 )
 

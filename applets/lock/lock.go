@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
-	_ "git.coopcloud.tech/toolshed/ccci/internal/flock" // the "file" backend
 	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"

@@ -38,10 +38,10 @@ const (
 	fileSuffix = ".lock"
 )
 
-func init() {
-	lock.Register("file", func(env *applet.Env) (lock.Backend, error) {
-		return New(env.GetenvDefault("CCCI_LOCK_DIR", DefaultDir)), nil
-	})
+// Open is the "file" backend for env: lockfiles in $CCCI_LOCK_DIR, else
+// DefaultDir (busybox.go registers it with lock.Register).
+func Open(env *applet.Env) (lock.Backend, error) {
+	return New(env.GetenvDefault("CCCI_LOCK_DIR", DefaultDir)), nil
 }
 
 // Backend keeps the locks of one lock dir.
