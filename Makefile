@@ -17,8 +17,7 @@ build:
 testbed:
 	.ci/testbed up
 
-test: build testbed
-	$(GO) vet ./...
+test: build testbed vet
 	$(GO) test -count=1 -timeout $(TESTTIMEOUT) ./...
 
 demo: build testbed
@@ -33,9 +32,11 @@ fuzz:
 soak: build testbed
 	CCCI_SOAK=1 $(GO) test -timeout 120m -run 'Soak|IncrKilled' -v ./tests/...
 
+# gofmt, go vet (./... skips .ci/, so the bench tool is named), a tidy go.mod.
 vet:
 	gofmt -l . | (! grep .)
-	$(GO) vet ./...
+	$(GO) vet ./... ./.ci/benchtool
+	$(GO) mod tidy -diff
 
 clean:
 	rm -rf bin
