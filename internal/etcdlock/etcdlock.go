@@ -38,12 +38,6 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 )
 
-// ExitLost is the exit status of ccci-lock when its lock was lost while the
-// command ran (the lease expired: holder partitioned or paused past the
-// TTL): the command was torn down, another run may hold the lock now.
-// 75 is EX_TEMPFAIL from sysexits.h: retrying the run is sound.
-const ExitLost = applet.ExitLost
-
 func init() {
 	lock.Register("etcd", func(env *applet.Env) (lock.Backend, error) { return Open(env) })
 }
