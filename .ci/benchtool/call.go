@@ -66,3 +66,31 @@ func atoi(s string) int {
 	check(err)
 	return n
 }
+
+// versus runs CMD_A and CMD_B (argv split at "---") n times each,
+// alternating call by call so both see the same load on a shared
+// machine, and prints the median wall ms of each.
+func versus(n int, argv []string) {
+	var a, b []string
+	for i, s := range argv {
+		if s == "---" {
+			a, b = argv[:i], argv[i+1:]
+		}
+	}
+	if len(a) == 0 || len(b) == 0 {
+		fail("usage: benchtool versus N CMD_A... --- CMD_B...")
+	}
+	var wa, wb []float64
+	for i := 0; i < n; i++ {
+		for _, x := range []struct {
+			argv []string
+			w    *[]float64
+		}{{a, &wa}, {b, &wb}} {
+			c := exec.Command(x.argv[0], x.argv[1:]...)
+			t := time.Now()
+			check(c.Run())
+			*x.w = append(*x.w, ms(time.Since(t)))
+		}
+	}
+	fmt.Printf("%.3f %.3f\n", median(wa), median(wb))
+}

@@ -52,6 +52,8 @@ func main() {
 		fmt.Printf("%.3f\n", ms(total)/float64(n))
 	case "call":
 		call(atoi(os.Args[2]), os.Args[3:])
+	case "versus":
+		versus(atoi(os.Args[2]), os.Args[3:])
 	case "teardown":
 		teardown(atoi(os.Args[2]), os.Args[3], os.Args[4])
 	case "inittrace":

@@ -155,27 +155,47 @@ func (b *Backend) wait(ctx context.Context, s *session, pfx, key string, mine in
 }
 
 // waitDeletes returns once no key under pfx older than ours is left, and
-// ours is still there: each round reads the youngest key ahead of ours and
-// watches it until it is deleted (each waiter watches only its neighbour,
-// so a release wakes one waiter, not the herd). A failed watch (member
-// down, connection lost) reads again, through the next endpoint.
+// ours is still there (a key that expired meanwhile would leave an empty
+// queue behind it, not a lock): each round reads, in one txn, the youngest
+// key ahead of ours, the oldest key and our own, and watches the one ahead
+// until it is deleted (each waiter watches only its neighbour, so a release
+// wakes one waiter, not the herd). When the key ahead was also the oldest
+// (the holder, nobody between), its deletion makes ours the oldest: the
+// lock is ours without another read, as long as our lease is alive. A
+// failed watch (member down, connection lost) reads again, through the
+// next endpoint.
 func (b *Backend) waitDeletes(ctx context.Context, s *session, pfx, key string, mine int64) error {
-	ahead := rangeRequest{Limit: 1, SortOrder: "DESCEND", SortTarget: "CREATE", MaxCreateRevision: mine - 1}
+	ahead := rangeRequest{Key: []byte(pfx + "/"), RangeEnd: prefixEnd(pfx + "/"),
+		Limit: 1, SortOrder: "DESCEND", SortTarget: "CREATE", MaxCreateRevision: mine - 1}
+	oldest := firstCreate()
+	oldest.Key, oldest.RangeEnd = ahead.Key, ahead.RangeEnd
+	read := txnRequest{Success: []requestOp{{Range: &ahead}, {Range: &rangeRequest{Key: []byte(key)}}, {Range: &oldest}}}
 	for {
-		var resp *rangeResponse
+		var resp *txnResponse
 		err := b.retryNoLeader(ctx, func(ctx context.Context) (err error) {
-			resp, err = b.c.rangePrefix(ctx, pfx+"/", ahead)
+			resp, err = b.c.txn(ctx, read)
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		if len(resp.Kvs) == 0 {
-			break
+		if len(resp.Responses) != 3 || resp.Responses[0].Range == nil || resp.Responses[1].Range == nil || resp.Responses[2].Range == nil {
+			return fmt.Errorf("etcd read %s: unexpected answer %+v", pfx, resp)
 		}
-		err = b.c.waitDelete(ctx, string(resp.Kvs[0].Key), resp.Header.Revision)
+		if own := resp.Responses[1].Range.Kvs; len(own) == 0 || own[0].CreateRevision != mine {
+			return fmt.Errorf("lease %x expired while waiting: our key is gone", s.id)
+		}
+		kvs := resp.Responses[0].Range.Kvs
+		if len(kvs) == 0 {
+			return nil
+		}
+		last := resp.Responses[2].Range.Kvs[0].CreateRevision == kvs[0].CreateRevision
+		err = b.c.waitDelete(ctx, string(kvs[0].Key), resp.Header.Revision)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err == nil && last && !s.isDone() {
+			return nil
 		}
 		if err != nil {
 			if s.isDone() {
@@ -189,20 +209,4 @@ func (b *Backend) waitDeletes(ctx context.Context, s *session, pfx, key string, 
 			t.Stop()
 		}
 	}
-	// Ours must still be there: a key that expired meanwhile would leave
-	// an empty queue behind it, not a lock.
-	var resp *rangeResponse
-	err := b.retryNoLeader(ctx, func(ctx context.Context) (err error) {
-		var r rangeResponse
-		err = b.c.call(ctx, "/v3/kv/range", rangeRequest{Key: []byte(key)}, &r)
-		resp = &r
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != mine {
-		return fmt.Errorf("lease %x expired while waiting: our key is gone", s.id)
-	}
-	return nil
 }

@@ -85,9 +85,7 @@ func (b *Backend) retryNoLeader(ctx context.Context, op func(context.Context) er
 				return fmt.Errorf("%w for %v (the cluster has lost its quorum?)", err, b.cfg.Timeout)
 			}
 			return context.DeadlineExceeded
-		case attemptTimedOut:
-			b.c.failover(b.c.cur.Load() % uint32(len(b.c.eps)))
-		case !retryable(err):
+		case !attemptTimedOut && !retryable(err):
 			return err
 		}
 		t := time.NewTimer(retryEvery)

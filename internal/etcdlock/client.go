@@ -69,6 +69,15 @@ func (c *client) failover(i uint32) {
 	}
 }
 
+// unanswered moves off endpoint i after a request to it got no answer,
+// unless the caller cancelled it: a silent member (partitioned, stopped)
+// times the attempt out, a dead one refuses the connection.
+func (c *client) unanswered(ctx context.Context, i uint32) {
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		c.failover(i)
+	}
+}
+
 // movedCh is closed once the endpoint in use changes.
 func (c *client) movedCh() <-chan struct{} {
 	c.mu.Lock()
@@ -148,7 +157,7 @@ func (c *client) post(ctx context.Context, path string, in any) (io.ReadCloser, 
 	req.Header.Set("Grpc-Metadata-Hasleader", "true")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		c.failover(i)
+		c.unanswered(ctx, i)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -177,11 +186,11 @@ func (c *client) call(ctx context.Context, path string, in, out any) error {
 	}
 	defer body.Close()
 	if err := json.NewDecoder(io.LimitReader(body, 64<<20)).Decode(out); err != nil {
+		ep, i := c.endpoint()
+		c.unanswered(ctx, i)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		ep, i := c.endpoint()
-		c.failover(i)
 		return &transportError{ep, fmt.Errorf("%s: reading the answer: %w", path, err)}
 	}
 	return nil

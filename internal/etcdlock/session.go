@@ -80,36 +80,33 @@ func (s *session) keepAlive(ttl time.Duration) {
 		s.mu.Lock()
 		cutoff := s.deadline.Add(-s.b.cfg.Margin)
 		s.mu.Unlock()
-		wait := time.Until(next)
-		if until := time.Until(cutoff); until <= 0 {
+		now := time.Now()
+		if !now.Before(cutoff) { // also after a pause: checked before anything else
 			s.lose()
 			return
-		} else if until < wait {
-			wait = until
 		}
-		t := time.NewTimer(wait)
+		if !now.Before(next) {
+			got, err := s.renew(now, cutoff)
+			switch {
+			case err == nil && got <= 0: // etcd: the lease is gone
+				s.lose()
+				return
+			case err == nil:
+				s.mu.Lock()
+				s.deadline = now.Add(got) // from when the renewal was sent
+				s.mu.Unlock()
+				next = now.Add(every)
+			default:
+				next = time.Now().Add(retryEvery)
+			}
+			continue
+		}
+		t := time.NewTimer(min(next.Sub(now), cutoff.Sub(now)))
 		select {
 		case <-s.stop:
 			t.Stop()
 			return
 		case <-t.C:
-		}
-		if time.Now().Before(next) {
-			continue // woke for the cutoff: it is checked at the top
-		}
-		sent := time.Now()
-		got, err := s.renew(cutoff)
-		switch {
-		case err == nil && got <= 0: // etcd: the lease is gone
-			s.lose()
-			return
-		case err == nil:
-			s.mu.Lock()
-			s.deadline = sent.Add(got)
-			s.mu.Unlock()
-			next = sent.Add(every)
-		default:
-			next = time.Now().Add(retryEvery)
 		}
 	}
 }
@@ -117,14 +114,16 @@ func (s *session) keepAlive(ttl time.Duration) {
 // retryEvery paces retries after a failed request.
 const retryEvery = 100 * time.Millisecond
 
-// renew sends one renewal, bounded by a third of CCCI_ETCD_TIMEOUT and by
-// cutoff (an answer after it comes too late to count), and returns the TTL
-// etcd restarted, 0 if the lease is gone.
-func (s *session) renew(cutoff time.Time) (time.Duration, error) {
-	ctx, cancel := context.WithDeadline(context.Background(), cutoff)
+// renew sends one renewal (at sent, now), bounded by a third of
+// CCCI_ETCD_TIMEOUT and by cutoff (an answer after it comes too late to
+// count), and returns the TTL etcd restarted, 0 if the lease is gone.
+func (s *session) renew(sent, cutoff time.Time) (time.Duration, error) {
+	end := sent.Add(s.b.cfg.Timeout / 3)
+	if cutoff.Before(end) {
+		end = cutoff
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
-	ctx, cancel2 := context.WithTimeout(ctx, s.b.cfg.Timeout/3)
-	defer cancel2()
 	var resp struct {
 		Result leaseResponse `json:"result"`
 		Error  *rpcError     `json:"error"`
