@@ -43,7 +43,9 @@ live; held past --stale, warned about with its holder, never stolen.
 Then processes of dead runs (CCCI_RUN_ID in their environment) get
 SIGTERM, --grace, SIGKILL, and dead runs' directories are removed.
 Only one janitor runs at a time ($CCCI_LOCK_DIR/ccci-janitor.lock); a
-second one says so and exits 0.
+second one says so and exits 0. --check and --dry-run instead wait for
+the other's pass (up to --wait) and then check; if it is still running
+they exit 1, never 0 without having checked.
 
 Options:
   --check          change nothing; list every leak (processes, services,
@@ -52,6 +54,8 @@ Options:
                    any (or if the swarm could not be asked), else print
                    "no leaks" and exit 0
   --dry-run        as --check, but exit 0: what a pass would reap
+  --wait DUR       how long --check/--dry-run wait for another janitor's
+                   pass (default 10m; 0: not at all, fail at once)
   --json           print the report as JSON on stdout
   --metrics FILE   write a Prometheus textfile (atomically: temp + rename)
   --stale DUR      warn about locks held longer (default 120m)
@@ -83,13 +87,14 @@ type options struct {
 	check, dryRun, json bool
 	metrics             string
 	stale, minAge       time.Duration
-	grace               time.Duration
+	grace, wait         time.Duration
 	match, keep, scope  string
 	abraDir             string
 }
 
 func parse(env *applet.Env, args []string) (*options, error) {
 	o := &options{stale: 120 * time.Minute, minAge: 2 * time.Minute, grace: 10 * time.Second,
+		wait:  10 * time.Minute,
 		match: ij.DefaultMatch, keep: ij.DefaultKeep}
 	if v := env.Getenv("CCCI_RUN_MIN_AGE"); v != "" {
 		d, err := applet.ParseDuration(v)
@@ -112,6 +117,7 @@ func parse(env *applet.Env, args []string) (*options, error) {
 	fs.Var(applet.Duration{D: &o.stale}, "stale", "")
 	fs.Var(applet.Duration{D: &o.minAge}, "min-age", "")
 	fs.Var(applet.Duration{D: &o.grace}, "grace", "")
+	fs.Var(applet.Duration{D: &o.wait}, "wait", "")
 	fs.StringVar(&o.match, "match", o.match, "")
 	fs.StringVar(&o.keep, "keep", o.keep, "")
 	fs.StringVar(&o.scope, "scope", "", "")
@@ -154,8 +160,11 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	cfg.Host, _ = os.Hostname()
 	cfg.Holder = lock.Holder{Run: env.GetenvDefault("CCCI_RUN_ID", "ccci-janitor"), PID: cfg.Self, Host: cfg.Host, Cmd: "ccci-janitor"}
 
-	release, other, err := ij.Exclusive(cfg.LockDir)
+	release, other, err := exclusive(ctx, o, cfg.LockDir)
 	switch {
+	case other != "" && cfg.Look:
+		env.Errorf(prog, "another janitor is still running (%s) after --wait %v; nothing checked", other, o.wait)
+		return 1
 	case other != "":
 		fmt.Fprintf(env.Stderr, "ccci-janitor: another janitor is running (%s); exiting\n", other)
 		return applet.ExitOK
@@ -187,6 +196,16 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	rep := ij.Run(ctx, cfg)
 	out.Flush()
 	return finish(env, o, rep)
+}
+
+// exclusive takes the janitor lock: at once for a reaping pass (a second
+// reaper has nothing to do), waiting up to --wait for a look (--check,
+// --dry-run), whose exit 0 must mean "checked, no leaks".
+func exclusive(ctx context.Context, o *options, lockDir string) (func(), string, error) {
+	if o.check || o.dryRun {
+		return ij.ExclusiveWait(ctx, lockDir, o.wait)
+	}
+	return ij.Exclusive(lockDir)
 }
 
 // logger prints items as they are decided: the report on stdout (unless
