@@ -51,7 +51,8 @@ Options:
   --check          change nothing; list every leak (processes, services,
                    containers, networks, volumes, secrets, configs, env
                    files, run dirs, locks held by dead holders); exit 1 if
-                   any (or if the swarm could not be asked), else print
+                   any (or if the swarm could not be asked, or anything
+                   was skipped), else print
                    "no leaks" and exit 0
   --dry-run        as --check, but exit 0: what a pass would reap
   --wait DUR       how long --check/--dry-run wait for another janitor's
@@ -259,9 +260,11 @@ func finish(env *applet.Env, o *options, rep *ij.Report) int {
 		fmt.Fprintln(env.Stdout, rep.Summary())
 	}
 	errs := rep.Count(ij.Failed)
-	if o.check && (rep.Leaks() > 0 || errs > 0) {
+	// What was skipped was not checked: --check cannot call it clean.
+	skipped := rep.Count(ij.Skipped)
+	if o.check && (rep.Leaks() > 0 || errs > 0 || skipped > 0) {
 		if rep.Leaks() == 0 {
-			env.Errorf(prog, "cannot prove zero leaks: %s", plural(errs, "error"))
+			env.Errorf(prog, "cannot prove zero leaks: %s, %s", plural(errs, "error"), strconv.Itoa(skipped)+" skipped")
 		}
 		return 1
 	}

@@ -91,9 +91,20 @@ type lsEntry struct {
 
 func ls(env *applet.Env, runsDir string, o opts) int {
 	infos, err := rs.List(runsDir, o.minAge)
+	var skipped []*rs.EntryError
 	if err != nil {
-		env.Errorf(prog, "ls: %v", err)
-		return exitFail
+		skipped = rs.EntryErrors(err)
+		if skipped == nil {
+			env.Errorf(prog, "ls: %v", err)
+			return exitFail
+		}
+	}
+	// Runs that could not be probed are named on stderr, the rest listed,
+	// and the status is 1: nothing is hidden, nothing passes silently.
+	status := applet.ExitOK
+	for _, e := range skipped {
+		env.Errorf(prog, "ls: skipped %v", e)
+		status = exitFail
 	}
 	if o.json {
 		out := make([]lsEntry, 0, len(infos))
@@ -106,7 +117,7 @@ func ls(env *applet.Env, runsDir string, o opts) int {
 			env.Errorf(prog, "ls: %v", err)
 			return exitFail
 		}
-		return applet.ExitOK
+		return status
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tSTATE\tAGE\tSIZE")
@@ -121,7 +132,7 @@ func ls(env *applet.Env, runsDir string, o opts) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", i.ID, state, i.Age.Round(time.Second), i.Size)
 	}
 	tw.Flush()
-	return applet.ExitOK
+	return status
 }
 
 // hold runs cmd while holding the run's live-lock. The lock fd is

@@ -107,7 +107,8 @@ func (r *Run) probe() (held bool, age time.Duration, err error) {
 	if !fi.IsDir() {
 		return false, 0, &os.PathError{Op: "open", Path: r.Dir, Err: errors.New("not a directory")}
 	}
-	f, err := os.OpenFile(filepath.Join(r.Dir, liveName), os.O_RDONLY|noFollow, 0)
+	// O_NONBLOCK: a FIFO planted as live.lock must not hang the open.
+	f, err := os.OpenFile(filepath.Join(r.Dir, liveName), os.O_RDONLY|noFollow|unix.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, time.Since(fi.ModTime()), nil
 	}
@@ -115,6 +116,9 @@ func (r *Run) probe() (held bool, age time.Duration, err error) {
 		return false, 0, err
 	}
 	defer f.Close()
+	if err := regular(f); err != nil {
+		return false, 0, err
+	}
 	held, err = tryExclusive(f)
 	if err != nil {
 		return false, 0, err
@@ -124,6 +128,19 @@ func (r *Run) probe() (held bool, age time.Duration, err error) {
 		return false, 0, err
 	}
 	return held, time.Since(st.ModTime()), nil
+}
+
+// regular refuses an open state file that is not a regular file (a FIFO,
+// a device planted in a run dir).
+func regular(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return &os.PathError{Op: "open", Path: f.Name(), Err: fmt.Errorf("not a regular file (%s); refusing it", fi.Mode().Type())}
+	}
+	return nil
 }
 
 // tryExclusive takes f's flock exclusively without blocking; it reports
