@@ -109,8 +109,17 @@ func TestOpenRefuses(t *testing.T) {
 		{"directory", func(p, o string) error { return os.Mkdir(p, 0o755) }, "is a directory"},
 		{"fifo", func(p, o string) error { return unix.Mkfifo(p, 0o644) }, "not a regular file"},
 		{"hard link", func(p, o string) error { return os.Link(o, p) }, "hard links"},
+		{"another user's", func(p, o string) error {
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				return err
+			}
+			return os.Chown(p, 65534, 65534)
+		}, "owned by uid 65534"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "another user's" && os.Geteuid() != 0 {
+				t.Skip("chown to another user needs root")
+			}
 			dir := t.TempDir()
 			outside := filepath.Join(dir, "precious")
 			os.WriteFile(outside, []byte("keep me\n"), 0o644)
@@ -133,6 +142,58 @@ func TestOpenRefuses(t *testing.T) {
 				t.Errorf("Probe accepted a planted %s", tc.name)
 			}
 		})
+	}
+}
+
+// A lock dir where another user could move a held lockfile aside (writable
+// by others without the sticky bit, or owned by neither root nor us) is
+// refused before any lockfile is opened; /run/lock's 1777 is fine.
+func TestLockDirRefused(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		uid  int
+		want string
+	}{
+		{0o777, -1, "writable by others without the sticky bit"},
+		{0o775, -1, "writable by others without the sticky bit"},
+		{0o1777, -1, ""},
+		{0o755, -1, ""},
+		{0o755, 65534, "owned by uid 65534"},
+	} {
+		dir := filepath.Join(t.TempDir(), "lock")
+		os.Mkdir(dir, 0o755)
+		// unix.Chmod: os.FileMode keeps the sticky bit elsewhere.
+		if err := unix.Chmod(dir, uint32(tc.mode)); err != nil {
+			t.Fatal(err)
+		}
+		if tc.uid >= 0 {
+			if os.Geteuid() != 0 {
+				continue // chown to another user needs root
+			}
+			if err := os.Chown(dir, tc.uid, tc.uid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := New(dir)
+		l, err := b.Acquire(context.Background(), req("a.org"))
+		_, serr := b.Status(context.Background())
+		if tc.want == "" {
+			if err != nil || serr != nil {
+				t.Errorf("mode %o: Acquire %v, Status %v; want both fine", tc.mode, err, serr)
+			} else {
+				l.Release()
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), dir) {
+			t.Errorf("mode %o uid %d: Acquire = %v; want refused, naming the dir and %q", tc.mode, tc.uid, err, tc.want)
+		}
+		if serr == nil {
+			t.Errorf("mode %o uid %d: Status accepted the lock dir", tc.mode, tc.uid)
+		}
+		if _, err := os.Lstat(b.Path("a.org")); err == nil {
+			t.Errorf("mode %o uid %d: a lockfile was created in a refused dir", tc.mode, tc.uid)
+		}
 	}
 }
 
