@@ -13,9 +13,9 @@ package lock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -90,12 +90,17 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	if o.probe {
 		return probe(ctx, env, b, domain)
 	}
-	return hold(ctx, env, b, domain, o)
+	h, err := holder(env)
+	if err != nil {
+		env.Errorf(prog, "%v", err)
+		return applet.ExitUsage
+	}
+	return hold(ctx, env, b, domain, h, o)
 }
 
 // hold runs the command under the lock, inside one lifetime: a signal or
 // the deadline while waiting ends the wait; while running, ends the tree.
-func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o *options) int {
+func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, h lock.Holder, o *options) int {
 	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace})
 	defer lt.End()
 	defer runstate.HoldCurrent(env, "lock")() // the run is live while we work for it
@@ -104,7 +109,7 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o
 		Shared:   o.shared,
 		NonBlock: o.nonblock,
 		Wait:     o.wait,
-		Holder:   holder(env, o.argv),
+		Holder:   h,
 		Notify:   lock.Progress(env.Stderr, lock.ColourOn(env)),
 	})
 	if err != nil {
@@ -138,18 +143,24 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o
 	return st
 }
 
-// holder is the record this run stores in the lock for diagnostics.
-func holder(env *applet.Env, argv []string) lock.Holder {
-	run := env.Getenv("CCCI_RUN_ID")
+// holder is the record this run stores in the lock for diagnostics: run
+// id, pid, host, start time. Nothing from the command line or the
+// environment: the lockfile is world-readable and outlives the run, and
+// argv may carry a password (TestHolderRecordNoArgv). The run id is
+// validated as the contract says (names.RunID, else exit 2): it is printed
+// to every waiting run.
+func holder(env *applet.Env) (lock.Holder, error) {
+	src, run := "CCCI_RUN_ID", env.Getenv("CCCI_RUN_ID")
 	if run == "" {
-		run = env.GetenvDefault("DRONE_BUILD_NUMBER", "-")
+		src, run = "DRONE_BUILD_NUMBER", env.Getenv("DRONE_BUILD_NUMBER")
+	}
+	if run == "" {
+		run = "-"
+	} else if err := names.RunID(run); err != nil {
+		return lock.Holder{}, fmt.Errorf("%s: %v", src, err)
 	}
 	host, _ := os.Hostname()
-	cmd := strings.Join(argv, " ")
-	if len(cmd) > 200 {
-		cmd = cmd[:197] + "..."
-	}
-	return lock.Holder{Run: run, PID: os.Getpid(), Host: host, Since: time.Now(), Cmd: cmd}
+	return lock.Holder{Run: run, PID: os.Getpid(), Host: host, Since: time.Now()}, nil
 }
 
 // acquireFailed is the status for a lock that could not be taken at all: a
