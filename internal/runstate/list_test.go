@@ -3,6 +3,7 @@ package runstate
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,5 +40,54 @@ func TestListSkipsBadEntry(t *testing.T) {
 	bad := EntryErrors(err)
 	if len(bad) != 2 || bad[0].ID != "fifo" || bad[1].ID != "link" {
 		t.Fatalf("error %v; want the runs fifo and link skipped", err)
+	}
+}
+
+// A state file, a counter's lock file or live.lock hard-linked to a file
+// outside the run is refused: its content never shows in an error and its
+// mtime is never touched.
+func TestHardLinksRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   func(r *Run) string
+		use  func(r *Run) error
+	}{
+		{"state", func(r *Run) string { p, _ := r.Path("n"); return p }, func(r *Run) error { _, err := r.Get("n"); return err }},
+		{"state by incr", func(r *Run) string { p, _ := r.Path("n"); return p }, func(r *Run) error { _, err := r.Incr("n"); return err }},
+		{"counter lock", func(r *Run) string { return filepath.Join(r.Dir, locksName, "n") }, func(r *Run) error { _, err := r.Incr("n"); return err }},
+		{"live.lock", func(r *Run) string { return filepath.Join(r.Dir, liveName) }, func(r *Run) error {
+			rel, err := r.HoldLive()
+			if err == nil {
+				rel()
+			}
+			return err
+		}},
+		{"live.lock by probe", func(r *Run) string { return filepath.Join(r.Dir, liveName) }, func(r *Run) error { _, err := r.Live(0); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := Open(filepath.Join(t.TempDir(), "runs"), "h")
+			if err := r.Init(t.TempDir()); err != nil {
+				t.Fatal(err)
+			}
+			outside := filepath.Join(t.TempDir(), "secret")
+			os.WriteFile(outside, []byte("s3cret\n"), 0o600)
+			old := time.Now().Add(-time.Hour)
+			os.Chtimes(outside, old, old)
+			os.Remove(tc.at(r))
+			if err := os.Link(outside, tc.at(r)); err != nil {
+				t.Fatal(err)
+			}
+			err := tc.use(r)
+			if err == nil || !strings.Contains(err.Error(), "hard links") {
+				t.Errorf("err = %v; want refused for its hard links", err)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error shows the outside file's content: %v", err)
+			}
+			fi, _ := os.Stat(outside)
+			if b, _ := os.ReadFile(outside); string(b) != "s3cret\n" || !fi.ModTime().Equal(old) {
+				t.Errorf("outside file changed: %q, mtime %v", b, fi.ModTime())
+			}
+		})
 	}
 }
