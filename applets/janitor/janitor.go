@@ -4,6 +4,7 @@ package janitor
 
 import (
 	"bufio"
+	"errors"
 	"context"
 	"fmt"
 	"os"
@@ -59,7 +60,8 @@ Options:
                    pass (default 10m; 0: not at all, fail at once)
   --json           print the report as JSON on stdout
   --metrics FILE   write a Prometheus textfile (atomically: temp + rename)
-  --stale DUR      warn about locks held longer (default 120m)
+  --stale DUR      warn about locks held longer (default 120m; 0: every
+                   held lock)
   --match REGEX    run domains (default ` + ij.DefaultMatch + `:
                    first label ends in -<build number>, second label "ci")
   --keep REGEX     never candidates (default ` + ij.DefaultKeep + `)
@@ -67,8 +69,9 @@ Options:
                    included: for a swarm shared with runs whose locks are
                    not in this host's lock dir (other hosts, test suites)
   --min-age DUR    a run dir younger than this is live (default
-                   $CCCI_RUN_MIN_AGE or 2m)
-  --grace DUR      SIGTERM to SIGKILL for processes of dead runs (default 10s)
+                   $CCCI_RUN_MIN_AGE or 2m; 0: only a held live-lock)
+  --grace DUR      SIGTERM to SIGKILL for processes of dead runs (default
+                   10s; more than 0)
   --abra-dir DIR   the base ABRA_DIR (default $ABRA_DIR, else $HOME/.abra)
 
 Environment: CCCI_LOCK_DIR, CCCI_RUNS_DIR, CCCI_LOCK_BACKEND, ABRA_DIR,
@@ -129,6 +132,9 @@ func parse(env *applet.Env, args []string) (*options, error) {
 	}
 	if len(pos)+len(cmd) > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", append(pos, cmd...)[0])
+	}
+	if o.grace == 0 {
+		return nil, errors.New("--grace must be more than 0")
 	}
 	return o, nil
 }

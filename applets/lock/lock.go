@@ -41,16 +41,22 @@ While it waits, ccci-lock prints who holds the lock.
 
 Options (also accepted after DOMAIN, up to --):
   -n, --nonblock             fail at once if the lock is held
-  -w, --wait SECS            give up after waiting this long (90s, 2m, 0.5)
+  -w, --wait SECS            give up after waiting this long (90s, 2m, 0.5;
+                             0: do not wait, as -n)
   -E, --conflict-exit-code N exit status for -n and -w failures (default 1)
   -s, --shared               take a shared lock
   -c, --command CMD          run CMD with /bin/sh -c
-      --deadline DUR         end the run after DUR, exit 124 (default 1h)
-      --grace DUR            SIGTERM to SIGKILL grace at teardown (default 10s)
+      --deadline DUR         end the run after DUR, exit 124 (default 1h;
+                             more than 0)
+      --grace DUR            SIGTERM to SIGKILL grace at teardown (default 10s;
+                             more than 0)
       --probe                exit 0 if DOMAIN's lock is free, 1 if held (printing
                              the holder); runs nothing, creates nothing
       --status               list every lockfile: free/held and its holder
       --json                 --status as JSON
+
+A duration out of range (negative, NaN, inf, past 292 years) exits 2
+naming its option.
 
 Exit status: the command's; 1 (or -E) on conflict or -w timeout; 2 on usage
 or invalid input; 124 when the deadline expired; 128+N after signal N.

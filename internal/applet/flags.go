@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -31,10 +32,18 @@ func (d Duration) Set(s string) error {
 }
 
 // ParseDuration parses a Go duration or plain (possibly fractional) seconds.
+// NaN, infinities and anything past time.Duration's range (about 292
+// years) are errors: converted, they would become 0 or a negative
+// duration, the default or no timeout at all (TestParseDuration).
 func ParseDuration(s string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f < 0 {
+	if f, err := strconv.ParseFloat(s, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case math.IsNaN(f):
+			return 0, fmt.Errorf("invalid duration %q: not a number", s)
+		case f < 0:
 			return 0, fmt.Errorf("invalid duration %q: negative", s)
+		case f*float64(time.Second) >= math.MaxInt64: // also +Inf
+			return 0, fmt.Errorf("invalid duration %q: out of range (at most %v)", s, time.Duration(math.MaxInt64))
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	}
