@@ -169,12 +169,16 @@ func holder(env *applet.Env) (lock.Holder, error) {
 	return lock.Holder{Run: run, PID: os.Getpid(), Host: host, Since: time.Now()}, nil
 }
 
-// acquireFailed is the status for a lock that could not be taken at all: a
+// acquireFailed is the status for a lock that could not be taken at all:
+// an exhausted fencing token breaks a run invariant (3); a
 // full or failing disk is an operational failure (1); anything else — a
 // symlink, a directory or a foreign file at the lockfile path, a lock dir
 // that is missing its parent or not writable — is bad configuration, which
 // the contract counts as invalid input (2).
 func acquireFailed(err error) int {
+	if errors.Is(err, lock.ErrTokenExhausted) {
+		return applet.ExitInvariant
+	}
 	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO} {
 		if errors.Is(err, e) {
 			return 1

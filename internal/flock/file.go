@@ -3,6 +3,7 @@ package flock
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -163,6 +164,9 @@ func readHolder(path string) *lock.Holder {
 // lock is held: pwrite at 0, then truncate away any longer old record.
 func writeRecord(fd int, path string, h lock.Holder) (uint64, error) {
 	prev, _ := readRecord(fd) // garbage or empty: prev.Token is 0
+	if prev.Token == math.MaxUint64 {
+		return 0, &os.PathError{Op: "lock", Path: path, Err: lock.ErrTokenExhausted}
+	}
 	h.Token = nextToken(prev.Token, time.Now())
 	b := lock.EncodeRecord(h)
 	if _, err := unix.Pwrite(fd, b, 0); err != nil {
@@ -174,7 +178,8 @@ func writeRecord(fd int, path string, h lock.Holder) (uint64, error) {
 	return h.Token, nil
 }
 
-// nextToken is the fencing token after prev: prev+1, but never below the
+// nextToken is the fencing token after prev (< 2^64-1, which writeRecord
+// refuses rather than wrap: TestTokenNeverWraps): prev+1, but never below the
 // wall clock in microseconds since the epoch. A lockfile the janitor
 // unlinked, or whose record is garbage, has lost prev; the clock floor
 // keeps the sequence increasing anyway (TestTokenSurvivesUnlink).

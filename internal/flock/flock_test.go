@@ -3,6 +3,7 @@ package flock
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,6 +195,26 @@ func TestLockDirRefused(t *testing.T) {
 		if _, err := os.Lstat(b.Path("a.org")); err == nil {
 			t.Errorf("mode %o uid %d: a lockfile was created in a refused dir", tc.mode, tc.uid)
 		}
+	}
+}
+
+// A token at 2^64-1 is never followed by a smaller one: Acquire refuses
+// with ErrTokenExhausted, releases the lock and leaves the record.
+func TestTokenNeverWraps(t *testing.T) {
+	b := New(t.TempDir())
+	rec := lock.EncodeRecord(lock.Holder{Run: "old", PID: 1, Token: math.MaxUint64})
+	if err := os.WriteFile(b.Path("a.org"), rec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Acquire(context.Background(), req("a.org"))
+	if !errors.Is(err, lock.ErrTokenExhausted) {
+		t.Fatalf("Acquire = %v; want ErrTokenExhausted", err)
+	}
+	if got, _ := os.ReadFile(b.Path("a.org")); string(got) != string(rec) {
+		t.Errorf("record changed to %q", got)
+	}
+	if held, _, err := b.Probe(context.Background(), "a.org"); held || err != nil {
+		t.Errorf("after the refusal: held %v, %v; want released", held, err)
 	}
 }
 
