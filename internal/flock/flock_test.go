@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
 )
 
 // deadline bounds every wait on a condition in these tests.
@@ -505,5 +506,35 @@ func TestStatusSkipsBadEntries(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), b.Path("m.org")) || !strings.Contains(err.Error(), b.Path("n.org")) {
 		t.Errorf("Status error = %v; want one naming each bad entry", err)
+	}
+}
+
+// Every valid domain can be locked: up to 240 characters under the
+// contract's name, 241-253 under a name that fits NAME_MAX, is itself a
+// valid domain, and differs for domains that share their first 176.
+func TestLongDomains(t *testing.T) {
+	b := New(t.TempDir())
+	label := strings.Repeat("a", 63)
+	d240 := label + "." + label + "." + label + "." + strings.Repeat("b", 48)
+	d253 := label + "." + label + "." + label + "." + strings.Repeat("b", 61)
+	d253b := label + "." + label + "." + label + "." + strings.Repeat("b", 60) + "c"
+	if got := filepath.Base(b.Path(d240)); got != "cc-ci-app-"+d240+".lock" {
+		t.Errorf("240-character domain's lockfile %q, want the contract's name", got)
+	}
+	seen := map[string]bool{}
+	for _, d := range []string{d240, d253, d253b, d253[:241]} {
+		if _, err := names.Domain(d); err != nil {
+			t.Fatalf("test domain invalid: %v", err)
+		}
+		n := filepath.Base(b.Path(d))
+		if len(n) > 255 || seen[n] {
+			t.Errorf("lockfile %q: %d bytes, seen before %v", n, len(n), seen[n])
+		}
+		seen[n] = true
+		fd, _ := domainOf(n)
+		if _, err := names.Domain(fd); err != nil {
+			t.Errorf("lockfile %q does not read back as a domain: %v", n, err)
+		}
+		mustAcquire(t, b, req(d)).Release()
 	}
 }
