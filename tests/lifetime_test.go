@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 // TestLifetime: ccci-lock's run lifetime end to end (internal/lifetime):
@@ -34,14 +35,13 @@ func init() {
 	cmds["lt-exited"] = cmdLtExited
 }
 
-// lt-sig NAME PIDFILE sends signal NAME (TERM, KILL, INT, HUP) to that pid.
+// lt-sig NAME PIDFILE sends signal NAME (TERM, KILL, QUIT, ...) to that pid.
 func cmdLtSig(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: lt-sig NAME PIDFILE")
 	}
-	s, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL,
-		"INT": syscall.SIGINT, "HUP": syscall.SIGHUP}[args[0]]
-	if !ok {
+	s := unix.SignalNum("SIG" + args[0])
+	if s == 0 {
 		ts.Fatalf("lt-sig: unknown signal %s", args[0])
 	}
 	ts.Check(syscall.Kill(ltPid(ts, args[1]), s))

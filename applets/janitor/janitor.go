@@ -5,6 +5,7 @@ package janitor
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -43,18 +44,24 @@ live; held past --stale, warned about with its holder, never stolen.
 Then processes of dead runs (CCCI_RUN_ID in their environment) get
 SIGTERM, --grace, SIGKILL, and dead runs' directories are removed.
 Only one janitor runs at a time ($CCCI_LOCK_DIR/ccci-janitor.lock); a
-second one says so and exits 0.
+second one says so and exits 0. --check and --dry-run instead wait for
+the other's pass (up to --wait) and then check; if it is still running
+they exit 1, never 0 without having checked.
 
 Options:
   --check          change nothing; list every leak (processes, services,
                    containers, networks, volumes, secrets, configs, env
                    files, run dirs, locks held by dead holders); exit 1 if
-                   any (or if the swarm could not be asked), else print
+                   any (or if the swarm could not be asked, or anything
+                   was skipped), else print
                    "no leaks" and exit 0
   --dry-run        as --check, but exit 0: what a pass would reap
+  --wait DUR       how long --check/--dry-run wait for another janitor's
+                   pass (default 10m; 0: not at all, fail at once)
   --json           print the report as JSON on stdout
   --metrics FILE   write a Prometheus textfile (atomically: temp + rename)
-  --stale DUR      warn about locks held longer (default 120m)
+  --stale DUR      warn about locks held longer (default 120m; 0: every
+                   held lock)
   --match REGEX    run domains (default ` + ij.DefaultMatch + `:
                    first label ends in -<build number>, second label "ci")
   --keep REGEX     never candidates (default ` + ij.DefaultKeep + `)
@@ -62,8 +69,9 @@ Options:
                    included: for a swarm shared with runs whose locks are
                    not in this host's lock dir (other hosts, test suites)
   --min-age DUR    a run dir younger than this is live (default
-                   $CCCI_RUN_MIN_AGE or 2m)
-  --grace DUR      SIGTERM to SIGKILL for processes of dead runs (default 10s)
+                   $CCCI_RUN_MIN_AGE or 2m; 0: only a held live-lock)
+  --grace DUR      SIGTERM to SIGKILL for processes of dead runs (default
+                   10s; more than 0)
   --abra-dir DIR   the base ABRA_DIR (default $ABRA_DIR, else $HOME/.abra)
 
 Environment: CCCI_LOCK_DIR, CCCI_RUNS_DIR, CCCI_LOCK_BACKEND, ABRA_DIR,
@@ -83,13 +91,14 @@ type options struct {
 	check, dryRun, json bool
 	metrics             string
 	stale, minAge       time.Duration
-	grace               time.Duration
+	grace, wait         time.Duration
 	match, keep, scope  string
 	abraDir             string
 }
 
 func parse(env *applet.Env, args []string) (*options, error) {
 	o := &options{stale: 120 * time.Minute, minAge: 2 * time.Minute, grace: 10 * time.Second,
+		wait:  10 * time.Minute,
 		match: ij.DefaultMatch, keep: ij.DefaultKeep}
 	if v := env.Getenv("CCCI_RUN_MIN_AGE"); v != "" {
 		d, err := applet.ParseDuration(v)
@@ -107,6 +116,7 @@ func parse(env *applet.Env, args []string) (*options, error) {
 	fs.Var(applet.Duration{D: &o.stale}, "stale", "")
 	fs.Var(applet.Duration{D: &o.minAge}, "min-age", "")
 	fs.Var(applet.Duration{D: &o.grace}, "grace", "")
+	fs.Var(applet.Duration{D: &o.wait}, "wait", "")
 	fs.StringVar(&o.match, "match", o.match, "")
 	fs.StringVar(&o.keep, "keep", o.keep, "")
 	fs.StringVar(&o.scope, "scope", "", "")
@@ -117,6 +127,9 @@ func parse(env *applet.Env, args []string) (*options, error) {
 	}
 	if len(pos)+len(cmd) > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", append(pos, cmd...)[0])
+	}
+	if o.grace == 0 {
+		return nil, errors.New("--grace must be more than 0")
 	}
 	return o, nil
 }
@@ -149,8 +162,11 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	cfg.Host, _ = os.Hostname()
 	cfg.Holder = lock.Holder{Run: env.GetenvDefault("CCCI_RUN_ID", "ccci-janitor"), PID: cfg.Self, Host: cfg.Host, Cmd: "ccci-janitor"}
 
-	release, other, err := ij.Exclusive(cfg.LockDir)
+	release, other, err := exclusive(ctx, o, cfg.LockDir)
 	switch {
+	case other != "" && cfg.Look:
+		env.Errorf(prog, "another janitor is still running (%s) after --wait %v; nothing checked", other, o.wait)
+		return 1
 	case other != "":
 		fmt.Fprintf(env.Stderr, "ccci-janitor: another janitor is running (%s); exiting\n", other)
 		return applet.ExitOK
@@ -182,6 +198,16 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	rep := ij.Run(ctx, cfg)
 	out.Flush()
 	return finish(env, o, rep)
+}
+
+// exclusive takes the janitor lock: at once for a reaping pass (a second
+// reaper has nothing to do), waiting up to --wait for a look (--check,
+// --dry-run), whose exit 0 must mean "checked, no leaks".
+func exclusive(ctx context.Context, o *options, lockDir string) (func(), string, error) {
+	if o.check || o.dryRun {
+		return ij.ExclusiveWait(ctx, lockDir, o.wait)
+	}
+	return ij.Exclusive(lockDir)
 }
 
 // logger prints items as they are decided: the report on stdout (unless
@@ -235,9 +261,11 @@ func finish(env *applet.Env, o *options, rep *ij.Report) int {
 		fmt.Fprintln(env.Stdout, rep.Summary())
 	}
 	errs := rep.Count(ij.Failed)
-	if o.check && (rep.Leaks() > 0 || errs > 0) {
+	// What was skipped was not checked: --check cannot call it clean.
+	skipped := rep.Count(ij.Skipped)
+	if o.check && (rep.Leaks() > 0 || errs > 0 || skipped > 0) {
 		if rep.Leaks() == 0 {
-			env.Errorf(prog, "cannot prove zero leaks: %s", plural(errs, "error"))
+			env.Errorf(prog, "cannot prove zero leaks: %s, %s", plural(errs, "error"), strconv.Itoa(skipped)+" skipped")
 		}
 		return 1
 	}

@@ -13,9 +13,9 @@ package lock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -40,16 +40,22 @@ While it waits, ccci-lock prints who holds the lock.
 
 Options (also accepted after DOMAIN, up to --):
   -n, --nonblock             fail at once if the lock is held
-  -w, --wait SECS            give up after waiting this long (90s, 2m, 0.5)
+  -w, --wait SECS            give up after waiting this long (90s, 2m, 0.5;
+                             0: do not wait, as -n)
   -E, --conflict-exit-code N exit status for -n and -w failures (default 1)
   -s, --shared               take a shared lock
   -c, --command CMD          run CMD with /bin/sh -c
-      --deadline DUR         end the run after DUR, exit 124 (default 1h)
-      --grace DUR            SIGTERM to SIGKILL grace at teardown (default 10s)
+      --deadline DUR         end the run after DUR, exit 124 (default 1h;
+                             more than 0)
+      --grace DUR            SIGTERM to SIGKILL grace at teardown (default 10s;
+                             more than 0)
       --probe                exit 0 if DOMAIN's lock is free, 1 if held (printing
                              the holder); runs nothing, creates nothing
       --status               list every lockfile: free/held and its holder
       --json                 --status as JSON
+
+A duration out of range (negative, NaN, inf, past 292 years) exits 2
+naming its option.
 
 Exit status: the command's; 1 (or -E) on conflict or -w timeout; 2 on usage
 or invalid input; 124 when the deadline expired; 128+N after signal N.
@@ -92,12 +98,17 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	if o.probe {
 		return probe(ctx, env, b, domain)
 	}
-	return hold(ctx, env, b, domain, o)
+	h, err := holder(env)
+	if err != nil {
+		env.Errorf(prog, "%v", err)
+		return applet.ExitUsage
+	}
+	return hold(ctx, env, b, domain, h, o)
 }
 
 // hold runs the command under the lock, inside one lifetime: a signal or
 // the deadline while waiting ends the wait; while running, ends the tree.
-func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o *options) int {
+func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, h lock.Holder, o *options) int {
 	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace})
 	defer lt.End()
 	defer runstate.HoldCurrent(env, "lock")() // the run is live while we work for it
@@ -106,7 +117,7 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o
 		Shared:   o.shared,
 		NonBlock: o.nonblock,
 		Wait:     o.wait,
-		Holder:   holder(env, o.argv),
+		Holder:   h,
 		Notify:   lock.Progress(env.Stderr, lock.ColourOn(env)),
 	})
 	if err != nil {
@@ -140,26 +151,36 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, o
 	return st
 }
 
-// holder is the record this run stores in the lock for diagnostics.
-func holder(env *applet.Env, argv []string) lock.Holder {
-	run := env.Getenv("CCCI_RUN_ID")
+// holder is the record this run stores in the lock for diagnostics: run
+// id, pid, host, start time. Nothing from the command line or the
+// environment: the lockfile is world-readable and outlives the run, and
+// argv may carry a password (TestHolderRecordNoArgv). The run id is
+// validated as the contract says (names.RunID, else exit 2): it is printed
+// to every waiting run.
+func holder(env *applet.Env) (lock.Holder, error) {
+	src, run := "CCCI_RUN_ID", env.Getenv("CCCI_RUN_ID")
 	if run == "" {
-		run = env.GetenvDefault("DRONE_BUILD_NUMBER", "-")
+		src, run = "DRONE_BUILD_NUMBER", env.Getenv("DRONE_BUILD_NUMBER")
+	}
+	if run == "" {
+		run = "-"
+	} else if err := names.RunID(run); err != nil {
+		return lock.Holder{}, fmt.Errorf("%s: %v", src, err)
 	}
 	host, _ := os.Hostname()
-	cmd := strings.Join(argv, " ")
-	if len(cmd) > 200 {
-		cmd = cmd[:197] + "..."
-	}
-	return lock.Holder{Run: run, PID: os.Getpid(), Host: host, Since: time.Now(), Cmd: cmd}
+	return lock.Holder{Run: run, PID: os.Getpid(), Host: host, Since: time.Now()}, nil
 }
 
-// acquireFailed is the status for a lock that could not be taken at all: a
+// acquireFailed is the status for a lock that could not be taken at all:
+// an exhausted fencing token breaks a run invariant (3); a
 // full or failing disk is an operational failure (1); anything else — a
 // symlink, a directory or a foreign file at the lockfile path, a lock dir
 // that is missing its parent or not writable — is bad configuration, which
 // the contract counts as invalid input (2).
 func acquireFailed(err error) int {
+	if errors.Is(err, lock.ErrTokenExhausted) {
+		return applet.ExitInvariant
+	}
 	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO} {
 		if errors.Is(err, e) {
 			return 1

@@ -96,8 +96,13 @@ func parse(args []string) (*options, error) {
 	default:
 		o.argv = cmd
 	}
+	// 0 is no deadline and no grace in other tools' words; here either
+	// would be a silent default or a run without bound, so it is refused.
 	if o.deadline == 0 {
 		return nil, errors.New("--deadline must be more than 0")
+	}
+	if o.grace == 0 {
+		return nil, errors.New("--grace must be more than 0")
 	}
 	return o, nil
 }

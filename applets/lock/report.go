@@ -60,13 +60,13 @@ func status(ctx context.Context, env *applet.Env, asJSON bool) int {
 			state = "held"
 		}
 		if h := e.Holder; h != nil {
-			run, pid, host = h.Run, fmt.Sprint(h.PID), h.Host
+			run, pid, host = lock.Safe(h.Run), fmt.Sprint(h.PID), lock.Safe(h.Host)
 			since = h.Since.Format(time.RFC3339)
 			if h.Foreign {
 				run = "not-ccci"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Domain, state, run, pid, host, since)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", lock.Safe(e.Domain), state, run, pid, host, since)
 	}
 	tw.Flush()
 	return st

@@ -5,15 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
-	"runtime"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/app"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 	rs "git.coopcloud.tech/toolshed/ccci/internal/runstate"
 )
 
@@ -88,9 +86,20 @@ type lsEntry struct {
 
 func ls(env *applet.Env, runsDir string, o opts) int {
 	infos, err := rs.List(runsDir, o.minAge)
+	var skipped []*rs.EntryError
 	if err != nil {
-		env.Errorf(prog, "ls: %v", err)
-		return exitFail
+		skipped = rs.EntryErrors(err)
+		if skipped == nil {
+			env.Errorf(prog, "ls: %v", err)
+			return exitFail
+		}
+	}
+	// Runs that could not be probed are named on stderr, the rest listed,
+	// and the status is 1: nothing is hidden, nothing passes silently.
+	status := applet.ExitOK
+	for _, e := range skipped {
+		env.Errorf(prog, "ls: skipped %v", e)
+		status = exitFail
 	}
 	if o.json {
 		out := make([]lsEntry, 0, len(infos))
@@ -103,7 +112,7 @@ func ls(env *applet.Env, runsDir string, o opts) int {
 			env.Errorf(prog, "ls: %v", err)
 			return exitFail
 		}
-		return applet.ExitOK
+		return status
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tSTATE\tAGE\tSIZE")
@@ -118,44 +127,41 @@ func ls(env *applet.Env, runsDir string, o opts) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", i.ID, state, i.Age.Round(time.Second), i.Size)
 	}
 	tw.Flush()
-	return applet.ExitOK
+	return status
 }
 
-// hold runs cmd while holding the run's live-lock. The lock fd is
-// close-on-exec, so cmd does not inherit it; instead cmd gets SIGKILL when
-// the thread that started it dies (Pdeathsig; the OS thread is locked so
-// it is ours until Wait), so a run never looks dead while its command lives.
-func hold(ctx context.Context, env *applet.Env, r *rs.Run, cmd []string) int {
+// hold runs cmd while holding the run's live-lock, inside the run
+// lifetime ccci-lock has (internal/lifetime): cmd in its own PID namespace
+// or process group, and every way the hold ends (a terminating signal, the
+// deadline, the death of our parent) ends cmd's whole tree — SIGTERM, so
+// its traps run, then grace, then SIGKILL — before the live-lock is
+// released. The lock fd is close-on-exec: cmd never inherits it
+// (tests/testdata/runstate/hold.txtar).
+func hold(ctx context.Context, env *applet.Env, r *rs.Run, o opts, cmd []string) int {
+	if o.deadline == 0 {
+		return env.Usage(prog, Usage, errors.New("--deadline must be more than 0"))
+	}
+	if o.grace == 0 {
+		return env.Usage(prog, Usage, errors.New("--grace must be more than 0"))
+	}
 	release, err := r.HoldLive()
 	if err != nil {
 		env.Errorf(prog, "hold: %v", err)
 		return exitFail
 	}
-	defer release()
-	c := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
-	c.Stdin, c.Stdout, c.Stderr = env.Stdin, env.Stdout, env.Stderr
-	c.Env = append(append([]string(nil), env.Environ...), "CCCI_RUN_ID="+r.ID)
-	c.Dir = env.Dir
-	c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
-	c.WaitDelay = 10 * time.Second
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := c.Start(); err != nil {
+	defer release() // after lt.End: the tree is gone first
+	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace})
+	defer lt.End()
+	st, err := lt.Run(lifetime.Cmd{
+		Argv:   cmd,
+		Env:    env.With("CCCI_RUN_ID=" + r.ID).Environ,
+		Dir:    env.Dir,
+		Stdin:  env.Stdin,
+		Stdout: env.Stdout,
+		Stderr: env.Stderr,
+	})
+	if err != nil {
 		env.Errorf(prog, "hold: %v", err)
-		return 127
 	}
-	err = c.Wait()
-	if err == nil {
-		return applet.ExitOK
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return applet.ExitSignal + int(ws.Signal())
-		}
-		return ee.ExitCode()
-	}
-	env.Errorf(prog, "hold: %v", err)
-	return exitFail
+	return st
 }

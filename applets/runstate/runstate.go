@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
 	rs "git.coopcloud.tech/toolshed/ccci/internal/runstate"
 )
@@ -45,8 +46,12 @@ Subcommands:
               it; refuses a live run (exit 1) unless --force
   hold [--] CMD [ARG...]
               run CMD holding the run's live-lock (shared), so ls and the
-              janitor see the run live; CMD's status is passed through and
-              CMD is killed if ccci-runstate dies
+              janitor see the run live; CMD's status is passed through.
+              The same lifetime as ccci-lock: CMD runs in its own PID
+              namespace (or process group); a terminating signal, the
+              --deadline or the death of ccci-runstate's parent ends the
+              whole tree (SIGTERM, --grace, SIGKILL) and exits 128+N
+              (124 for the deadline) once it is gone
 
 A run is live while a process holds its live-lock (every ccci applet
 working for it does) or while its last activity is younger than the
@@ -56,6 +61,10 @@ Options (before or after the subcommand):
   --run ID        the run (default $CCCI_RUN_ID, then $DRONE_BUILD_NUMBER)
   --min-age DUR   minimum age for ls and rm (default $CCCI_RUN_MIN_AGE or 2m)
   --json          ls: print a JSON array
+  --deadline DUR  hold: end CMD's tree after DUR, exit 124 (default 1h;
+                  more than 0)
+  --grace DUR     hold: SIGTERM to SIGKILL at teardown (default 10s; more
+                  than 0)
   --force         rm: remove even a live run (a run's own EXIT trap)
 
 Exit status: 0 ok; 1 failure or live run refused; 2 usage error or invalid
@@ -71,10 +80,11 @@ Examples:
 `
 
 type opts struct {
-	run    string
-	minAge time.Duration
-	json   bool
-	force  bool
+	run             string
+	minAge          time.Duration
+	deadline, grace time.Duration
+	json            bool
+	force           bool
 }
 
 // npos is how many arguments each subcommand takes.
@@ -82,8 +92,7 @@ var npos = map[string]int{"init": 0, "path": 1, "incr": 1, "get": 1, "ls": 0, "r
 
 // Main runs ccci-runstate.
 func Main(ctx context.Context, env *applet.Env, args []string) int {
-	var o opts
-	o.minAge = 2 * time.Minute
+	o := opts{minAge: 2 * time.Minute, deadline: lifetime.DefaultDeadline, grace: lifetime.DefaultGrace}
 	if s := env.Getenv("CCCI_RUN_MIN_AGE"); s != "" {
 		d, err := applet.ParseDuration(s)
 		if err != nil {
@@ -95,6 +104,8 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	fs := applet.NewFlagSet(prog)
 	fs.StringVar(&o.run, "run", "", "")
 	fs.Var(applet.Duration{D: &o.minAge}, "min-age", "")
+	fs.Var(applet.Duration{D: &o.deadline}, "deadline", "")
+	fs.Var(applet.Duration{D: &o.grace}, "grace", "")
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.BoolVar(&o.force, "force", false, "")
 
@@ -184,7 +195,7 @@ func run(ctx context.Context, env *applet.Env, fs *flag.FlagSet, o opts, sub str
 	case "rm":
 		return remove(env, r, o)
 	case "hold":
-		return hold(ctx, env, r, cmd)
+		return hold(ctx, env, r, o, cmd)
 	}
 	panic("unreachable: " + sub)
 }

@@ -25,6 +25,9 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 		if err := ensureDir(b.dir); err != nil {
 			return nil, err
 		}
+		if err := checkDir(b.dir); err != nil {
+			return nil, err
+		}
 	}
 	path := b.Path(r.Domain)
 	how := unix.LOCK_EX

@@ -3,7 +3,9 @@ package flock
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"os/user"
 	"path/filepath"
 	"time"
 
@@ -47,6 +49,12 @@ func openLock(path string, create bool) (int, inode, error) {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		unix.Close(fd)
 		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
+	case int(st.Uid) != os.Geteuid():
+		// Planted by another user (in a shared /run/lock anyone may
+		// create it, and hold it to block the domain), or theirs to move
+		// aside: never ours to trust (TestOpenRefuses).
+		unix.Close(fd)
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("owned by %s, not by us (%s); refusing it", who(st.Uid), who(uint32(os.Geteuid())))}
 	case st.Nlink > 1:
 		// A hard link planted to a file elsewhere: writing the holder record
 		// would write outside the lock dir.
@@ -70,6 +78,38 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("lock dir %s: parent %s does not exist", dir, filepath.Dir(dir))
 	}
 	return err
+}
+
+// checkDir refuses a lock dir in which another user could move a held
+// lockfile aside (so that a second holder locks a new file and runs
+// concurrently): writable by group or others without the sticky bit, or
+// owned by someone other than root or us. /run/lock (1777, root) passes;
+// a dedicated 0755 dir owned by the runner is what docs/concurrency.md
+// recommends (TestLockDirRefused).
+func checkDir(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: dir, Err: err}
+	}
+	mode := os.FileMode(st.Mode & 0o777)
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("lock dir %s: not a directory", dir)
+	case st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0:
+		return fmt.Errorf("lock dir %s: writable by others without the sticky bit (mode %v): anyone could move a held lockfile aside; refusing it", dir, mode)
+	case st.Uid != 0 && int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("lock dir %s: owned by %s, neither root nor us (%s); refusing it", dir, who(st.Uid), who(uint32(os.Geteuid())))
+	}
+	return nil
+}
+
+// who names a uid for a message: "uid 1000 (alice)".
+func who(uid uint32) string {
+	s := fmt.Sprintf("uid %d", uid)
+	if u, err := user.LookupId(fmt.Sprint(uid)); err == nil {
+		s += " (" + u.Username + ")"
+	}
+	return s
 }
 
 // flockRetry is flock(2) retried on EINTR (a signal to the blocked thread).
@@ -125,6 +165,9 @@ func readHolder(path string) *lock.Holder {
 // lock is held: pwrite at 0, then truncate away any longer old record.
 func writeRecord(fd int, path string, h lock.Holder) (uint64, error) {
 	prev, _ := readRecord(fd) // garbage or empty: prev.Token is 0
+	if prev.Token == math.MaxUint64 {
+		return 0, &os.PathError{Op: "lock", Path: path, Err: lock.ErrTokenExhausted}
+	}
 	h.Token = nextToken(prev.Token, time.Now())
 	b := lock.EncodeRecord(h)
 	if _, err := unix.Pwrite(fd, b, 0); err != nil {
@@ -136,7 +179,8 @@ func writeRecord(fd int, path string, h lock.Holder) (uint64, error) {
 	return h.Token, nil
 }
 
-// nextToken is the fencing token after prev: prev+1, but never below the
+// nextToken is the fencing token after prev (< 2^64-1, which writeRecord
+// refuses rather than wrap: TestTokenNeverWraps): prev+1, but never below the
 // wall clock in microseconds since the epoch. A lockfile the janitor
 // unlinked, or whose record is garbage, has lost prev; the clock floor
 // keeps the sequence increasing anyway (TestTokenSurvivesUnlink).

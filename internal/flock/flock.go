@@ -23,6 +23,8 @@
 package flock
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"path/filepath"
 	"strings"
 
@@ -51,9 +53,31 @@ type Backend struct{ dir string }
 func New(dir string) *Backend { return &Backend{dir: dir} }
 
 // Path is the lockfile of domain, which the caller has validated with
-// names.Domain.
+// names.Domain: cc-ci-app-<domain>.lock, the contract's name, for every
+// domain up to 240 characters, whose name fits in the 255 bytes a file
+// name may have. See fileDomain for longer ones (TestLongDomains).
 func (b *Backend) Path(domain string) string {
-	return filepath.Join(b.dir, filePrefix+domain+fileSuffix)
+	return filepath.Join(b.dir, filePrefix+fileDomain(domain)+fileSuffix)
+}
+
+// maxFileDomain is the longest domain whose contract lockfile name fits
+// in NAME_MAX (255): 255 - len("cc-ci-app-") - len(".lock").
+const maxFileDomain = 255 - len(filePrefix) - len(fileSuffix)
+
+// fileDomain is the domain as it appears in its lockfile name. A domain of
+// 241-253 characters (valid, but its name would pass 255 bytes) becomes
+// its first 176 characters (without a trailing dot or hyphen), a dot,
+// and "x" plus the first 62 hex digits of the whole domain's SHA-256: 240
+// characters at most, still a valid domain (the janitor reads lockfile
+// names as domains), and collision-free as SHA-256 is. The harness ccci
+// replaces cannot lock such a domain at all, so no name is shared with it.
+func fileDomain(domain string) string {
+	if len(domain) <= maxFileDomain {
+		return domain
+	}
+	sum := sha256.Sum256([]byte(domain))
+	head := strings.TrimRight(domain[:176], ".-")
+	return head + ".x" + hex.EncodeToString(sum[:])[:62]
 }
 
 // domainOf is the domain a lockfile name belongs to, if it is one.

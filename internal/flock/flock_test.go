@@ -3,6 +3,7 @@ package flock
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
 )
 
 // deadline bounds every wait on a condition in these tests.
@@ -109,8 +111,17 @@ func TestOpenRefuses(t *testing.T) {
 		{"directory", func(p, o string) error { return os.Mkdir(p, 0o755) }, "is a directory"},
 		{"fifo", func(p, o string) error { return unix.Mkfifo(p, 0o644) }, "not a regular file"},
 		{"hard link", func(p, o string) error { return os.Link(o, p) }, "hard links"},
+		{"another user's", func(p, o string) error {
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				return err
+			}
+			return os.Chown(p, 65534, 65534)
+		}, "owned by uid 65534"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "another user's" && os.Geteuid() != 0 {
+				t.Skip("chown to another user needs root")
+			}
 			dir := t.TempDir()
 			outside := filepath.Join(dir, "precious")
 			os.WriteFile(outside, []byte("keep me\n"), 0o644)
@@ -133,6 +144,78 @@ func TestOpenRefuses(t *testing.T) {
 				t.Errorf("Probe accepted a planted %s", tc.name)
 			}
 		})
+	}
+}
+
+// A lock dir where another user could move a held lockfile aside (writable
+// by others without the sticky bit, or owned by neither root nor us) is
+// refused before any lockfile is opened; /run/lock's 1777 is fine.
+func TestLockDirRefused(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		uid  int
+		want string
+	}{
+		{0o777, -1, "writable by others without the sticky bit"},
+		{0o775, -1, "writable by others without the sticky bit"},
+		{0o1777, -1, ""},
+		{0o755, -1, ""},
+		{0o755, 65534, "owned by uid 65534"},
+	} {
+		dir := filepath.Join(t.TempDir(), "lock")
+		os.Mkdir(dir, 0o755)
+		// unix.Chmod: os.FileMode keeps the sticky bit elsewhere.
+		if err := unix.Chmod(dir, uint32(tc.mode)); err != nil {
+			t.Fatal(err)
+		}
+		if tc.uid >= 0 {
+			if os.Geteuid() != 0 {
+				continue // chown to another user needs root
+			}
+			if err := os.Chown(dir, tc.uid, tc.uid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := New(dir)
+		l, err := b.Acquire(context.Background(), req("a.org"))
+		_, serr := b.Status(context.Background())
+		if tc.want == "" {
+			if err != nil || serr != nil {
+				t.Errorf("mode %o: Acquire %v, Status %v; want both fine", tc.mode, err, serr)
+			} else {
+				l.Release()
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), dir) {
+			t.Errorf("mode %o uid %d: Acquire = %v; want refused, naming the dir and %q", tc.mode, tc.uid, err, tc.want)
+		}
+		if serr == nil {
+			t.Errorf("mode %o uid %d: Status accepted the lock dir", tc.mode, tc.uid)
+		}
+		if _, err := os.Lstat(b.Path("a.org")); err == nil {
+			t.Errorf("mode %o uid %d: a lockfile was created in a refused dir", tc.mode, tc.uid)
+		}
+	}
+}
+
+// A token at 2^64-1 is never followed by a smaller one: Acquire refuses
+// with ErrTokenExhausted, releases the lock and leaves the record.
+func TestTokenNeverWraps(t *testing.T) {
+	b := New(t.TempDir())
+	rec := lock.EncodeRecord(lock.Holder{Run: "old", PID: 1, Token: math.MaxUint64})
+	if err := os.WriteFile(b.Path("a.org"), rec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Acquire(context.Background(), req("a.org"))
+	if !errors.Is(err, lock.ErrTokenExhausted) {
+		t.Fatalf("Acquire = %v; want ErrTokenExhausted", err)
+	}
+	if got, _ := os.ReadFile(b.Path("a.org")); string(got) != string(rec) {
+		t.Errorf("record changed to %q", got)
+	}
+	if held, _, err := b.Probe(context.Background(), "a.org"); held || err != nil {
+		t.Errorf("after the refusal: held %v, %v; want released", held, err)
 	}
 }
 
@@ -423,5 +506,35 @@ func TestStatusSkipsBadEntries(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), b.Path("m.org")) || !strings.Contains(err.Error(), b.Path("n.org")) {
 		t.Errorf("Status error = %v; want one naming each bad entry", err)
+	}
+}
+
+// Every valid domain can be locked: up to 240 characters under the
+// contract's name, 241-253 under a name that fits NAME_MAX, is itself a
+// valid domain, and differs for domains that share their first 176.
+func TestLongDomains(t *testing.T) {
+	b := New(t.TempDir())
+	label := strings.Repeat("a", 63)
+	d240 := label + "." + label + "." + label + "." + strings.Repeat("b", 48)
+	d253 := label + "." + label + "." + label + "." + strings.Repeat("b", 61)
+	d253b := label + "." + label + "." + label + "." + strings.Repeat("b", 60) + "c"
+	if got := filepath.Base(b.Path(d240)); got != "cc-ci-app-"+d240+".lock" {
+		t.Errorf("240-character domain's lockfile %q, want the contract's name", got)
+	}
+	seen := map[string]bool{}
+	for _, d := range []string{d240, d253, d253b, d253[:241]} {
+		if _, err := names.Domain(d); err != nil {
+			t.Fatalf("test domain invalid: %v", err)
+		}
+		n := filepath.Base(b.Path(d))
+		if len(n) > 255 || seen[n] {
+			t.Errorf("lockfile %q: %d bytes, seen before %v", n, len(n), seen[n])
+		}
+		seen[n] = true
+		fd, _ := domainOf(n)
+		if _, err := names.Domain(fd); err != nil {
+			t.Errorf("lockfile %q does not read back as a domain: %v", n, err)
+		}
+		mustAcquire(t, b, req(d)).Release()
 	}
 }

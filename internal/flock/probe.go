@@ -15,6 +15,9 @@ import (
 // exclusive non-blocking lock (a shared try would succeed beside shared
 // holders), releasing it at once if it gets it.
 func (b *Backend) Probe(ctx context.Context, domain string) (bool, *lock.Holder, error) {
+	if err := checkDir(b.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, nil, err
+	}
 	return probe(b.Path(domain))
 }
 
@@ -53,6 +56,9 @@ func (b *Backend) Status(ctx context.Context) ([]lock.Entry, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}
+		return nil, err
+	}
+	if err := checkDir(b.dir); err != nil {
 		return nil, err
 	}
 	var es []lock.Entry

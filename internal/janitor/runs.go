@@ -17,12 +17,27 @@ func (p *pass) runDirs() map[string]runstate.Info {
 	}
 	infos, err := runstate.List(p.cfg.RunsDir, p.cfg.MinAge)
 	if err != nil {
-		p.add(Item{Action: Skipped, Kind: "rundir", Name: p.cfg.RunsDir, Detail: err.Error()})
+		p.skippedRuns(err)
 	}
 	for _, i := range infos {
 		out[i.ID] = i
 	}
 	return out
+}
+
+// skippedRuns reports the run dirs List could not look at, one item each,
+// and counts their runs as live: what cannot be probed is never reaped, nor
+// are its processes.
+func (p *pass) skippedRuns(err error) {
+	bad := runstate.EntryErrors(err)
+	if bad == nil {
+		p.add(Item{Action: Skipped, Kind: "rundir", Name: p.cfg.RunsDir, Detail: err.Error()})
+		return
+	}
+	for _, e := range bad {
+		p.liveRuns[e.ID] = true
+		p.add(Item{Action: Skipped, Kind: "rundir", Name: e.Dir, Run: e.ID, Detail: e.Err.Error()})
+	}
 }
 
 // processes finds the processes of dead runs — by CCCI_RUN_ID in their

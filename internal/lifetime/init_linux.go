@@ -57,7 +57,7 @@ func InitMain(args []string) int {
 		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	}
 	sigc := make(chan os.Signal, 8)
-	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigc, Terminating...) // all but TERM forwarded to the command
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	if initSignalsSet != nil {
 		initSignalsSet()

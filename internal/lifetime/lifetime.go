@@ -102,7 +102,7 @@ func Begin(ctx context.Context, o Options) *Lifetime {
 	// Values pass through; cancellation only through the funnel, so that
 	// Status is set whenever Context is done.
 	l.ctx, l.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	signal.Notify(l.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(l.sigs, Terminating...)
 	signal.Notify(l.pipe, syscall.SIGPIPE)
 	// Our parent's death arrives as SIGTERM on l.sigs. The check after
 	// the prctl closes the race where it died before the prctl.
@@ -219,13 +219,23 @@ func progName(p string) string {
 	return "ccci-" + p
 }
 
-var sigNames = map[syscall.Signal]string{
-	syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT", syscall.SIGHUP: "SIGHUP",
-	syscall.SIGKILL: "SIGKILL", syscall.SIGPIPE: "SIGPIPE",
+// Terminating are the signals that end a run through the funnel (exit
+// 128+N after teardown): every catchable signal whose default action ends
+// a process, but for those that report a fault of this process (SEGV, BUS,
+// FPE, ILL, TRAP, SYS: Go's runtime owns them) and three that are ignored
+// on purpose: SIGPIPE (a write to a closed pipe fails with EPIPE instead),
+// SIGXFSZ (a write past the file size limit fails with EFBIG) and SIGPROF
+// (the Go profiler's). Without this list SIGQUIT dumped goroutines and
+// exited 2 with the tree still running (TestTerminatingSignals).
+var Terminating = []os.Signal{
+	syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGVTALRM,
+	syscall.SIGXCPU, syscall.SIGIO, syscall.SIGPWR, syscall.SIGSTKFLT,
+	syscall.SIGABRT,
 }
 
 func sigName(s syscall.Signal) string {
-	if n, ok := sigNames[s]; ok {
+	if n := unix.SignalName(s); n != "" {
 		return n
 	}
 	return fmt.Sprintf("signal %d", int(s))

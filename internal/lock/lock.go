@@ -23,6 +23,9 @@ import (
 var (
 	ErrWouldBlock = errors.New("lock is held")                   // under NonBlock (-n)
 	ErrTimeout    = errors.New("timed out waiting for the lock") // Wait (-w) expired
+	// ErrTokenExhausted: the fencing token is at 2^64-1; the next would
+	// wrap and go down, which a fence must never see. Exit 3.
+	ErrTokenExhausted = errors.New("fencing token at its maximum (2^64-1); refusing to wrap it")
 )
 
 // Holder describes who holds a lock. Backends store it with the lock for

@@ -33,11 +33,11 @@ func Progress(w io.Writer, colour bool) func(Event) {
 		h := e.Holder
 		switch e.Kind {
 		case Waiting:
-			wait.Fprintf(w, "== app lock: %s in flight (run %s, pid %s, since %s) — waiting ==", e.Domain, run(h), pid(h), since(h))
+			wait.Fprintf(w, "== app lock: %s in flight (run %s, pid %s, since %s) — waiting ==", Safe(e.Domain), run(h), pid(h), since(h))
 		case StillWaiting:
-			wait.Fprintf(w, "== app lock: %s still waiting (%s) for run %s (pid %s) ==", e.Domain, e.Waited.Round(time.Second), run(h), pid(h))
+			wait.Fprintf(w, "== app lock: %s still waiting (%s) for run %s (pid %s) ==", Safe(e.Domain), e.Waited.Round(time.Second), run(h), pid(h))
 		case Acquired:
-			done.Fprintf(w, "== app lock: %s acquired (waited %s) ==", e.Domain, Round(e.Waited))
+			done.Fprintf(w, "== app lock: %s acquired (waited %s) ==", Safe(e.Domain), Round(e.Waited))
 		default:
 			return
 		}
@@ -58,7 +58,18 @@ func run(h Holder) string {
 	if h.Run == "" {
 		return "?"
 	}
-	return h.Run
+	return Safe(h.Run)
+}
+
+// Safe is s for a terminal line: as is when every byte is printable and
+// not a quote or backslash, else Go-quoted, so a record field or a
+// lockfile name written by someone else can never forge a line (a
+// newline) or send escape sequences (TestSafe).
+func Safe(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
 }
 
 func pid(h Holder) string {

@@ -26,6 +26,10 @@ func TestProgress(t *testing.T) {
 			"== app lock: a.org acquired (waited 1.235s) ==\n"},
 		{Event{Kind: Acquired, Domain: "a.org", Waited: 0},
 			"== app lock: a.org acquired (waited 0s) ==\n"},
+		// A record written by someone else cannot forge a line or send
+		// escape sequences: the run id is printed quoted.
+		{Event{Kind: Waiting, Domain: "a.org", Holder: Holder{Run: "x\n== app lock: a.org acquired ==\x1b[2J", PID: 1, Since: since}},
+			"== app lock: a.org in flight (run \"x\\n== app lock: a.org acquired ==\\x1b[2J\", pid 1, since 2025-05-01T12:00:00Z) — waiting ==\n"},
 	} {
 		var b bytes.Buffer
 		Progress(&b, false)(tc.e)
@@ -62,5 +66,22 @@ func TestColourOn(t *testing.T) {
 	defer f.Close()
 	if ColourOn(&applet.Env{Stderr: f}) {
 		t.Error("ColourOn with a regular file as stderr = true, want false")
+	}
+}
+
+// Safe leaves a valid run id, domain or host alone and quotes anything
+// with a control byte, a quote or a backslash.
+func TestSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		"41":          "41",
+		"a-1.ci.org":  "a-1.ci.org",
+		"x\ny":        `"x\ny"`,
+		"\x1b[31mred": `"\x1b[31mred"`,
+		`a"b`:         `"a\"b"`,
+		"":            "",
+	} {
+		if got := Safe(in); got != want {
+			t.Errorf("Safe(%q) = %s, want %s", in, got, want)
+		}
 	}
 }

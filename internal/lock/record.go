@@ -74,7 +74,7 @@ func Describe(h *Holder) string {
 	}
 	s := fmt.Sprintf("run %s, pid %s", run(*h), pid(*h))
 	if h.Host != "" {
-		s += ", host " + h.Host
+		s += ", host " + Safe(h.Host)
 	}
 	return s + ", since " + since(*h)
 }

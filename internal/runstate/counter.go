@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Incr adds one to counter name and returns the new value. Callers are
@@ -25,11 +27,14 @@ func (r *Run) Incr(name string) (int64, error) {
 	if err := r.ensure(); err != nil {
 		return 0, err
 	}
-	lf, err := os.OpenFile(filepath.Join(r.Dir, locksName, name), os.O_RDWR|os.O_CREATE|noFollow, 0o600)
+	lf, err := os.OpenFile(filepath.Join(r.Dir, locksName, name), os.O_RDWR|os.O_CREATE|noFollow|unix.O_NONBLOCK, 0o600)
 	if err != nil {
 		return 0, err
 	}
 	defer lf.Close() // closing releases the flock
+	if err := regular(lf); err != nil {
+		return 0, err
+	}
 	if err := flock(lf, lockEX); err != nil {
 		return 0, &os.PathError{Op: "flock", Path: lf.Name(), Err: err}
 	}
@@ -64,7 +69,7 @@ func (r *Run) Get(name string) (int64, error) {
 }
 
 func readCounter(p string) (int64, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|noFollow, 0)
+	f, err := os.OpenFile(p, os.O_RDONLY|noFollow|unix.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}
@@ -72,6 +77,9 @@ func readCounter(p string) (int64, error) {
 		return 0, err
 	}
 	defer f.Close()
+	if err := regular(f); err != nil {
+		return 0, err
+	}
 	b := make([]byte, 64)
 	k, err := f.Read(b)
 	if err != nil && k == 0 {

@@ -23,7 +23,9 @@ type Info struct {
 
 // List returns the runs under runsDir, sorted by id, probing each one's
 // liveness. Entries that are not valid run ids or not directories are not
-// runs and are skipped. A missing runsDir holds no runs.
+// runs and are skipped. A missing runsDir holds no runs. A run that cannot
+// be probed is left out and reported in the error (EntryErrors, joined)
+// while the others are still returned.
 func List(runsDir string, minAge time.Duration) ([]Info, error) {
 	if err := checkRunsDir(runsDir); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -36,6 +38,7 @@ func List(runsDir string, minAge time.Duration) ([]Info, error) {
 		return nil, err
 	}
 	var out []Info
+	var bad []error
 	for _, e := range ents {
 		if !e.IsDir() || names.RunID(e.Name()) != nil {
 			continue
@@ -49,13 +52,26 @@ func List(runsDir string, minAge time.Duration) ([]Info, error) {
 			continue // removed while we looked
 		}
 		if err != nil {
-			return nil, err
+			bad = append(bad, &EntryError{ID: r.ID, Dir: r.Dir, Err: err})
+			continue
 		}
 		out = append(out, Info{ID: r.ID, Dir: r.Dir, Live: held || age < minAge, Held: held, Age: age, Size: size(r.Dir)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return out, errors.Join(bad...)
 }
+
+// EntryError is a run List could not look at. List skips it and lists the
+// rest, so one planted entry cannot hide every other run (and a leak) from
+// ls and the janitor; its error joins one EntryError per skipped run
+// (TestListSkipsBadEntry).
+type EntryError struct {
+	ID, Dir string
+	Err     error
+}
+
+func (e *EntryError) Error() string { return "run " + e.ID + ": " + e.Err.Error() }
+func (e *EntryError) Unwrap() error { return e.Err }
 
 // size sums the sizes of everything under dir; WalkDir lstats and never
 // follows a symlink.
@@ -71,4 +87,24 @@ func size(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// EntryErrors returns the EntryErrors joined in err, nil if err holds any
+// other error.
+func EntryErrors(err error) []*EntryError {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var out []*EntryError
+	for _, e := range errs {
+		ee, ok := e.(*EntryError)
+		if !ok {
+			return nil
+		}
+		out = append(out, ee)
+	}
+	return out
 }

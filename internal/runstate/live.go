@@ -49,8 +49,12 @@ func (r *Run) HoldLive() (release func(), err error) {
 		return nil, err
 	}
 	p := filepath.Join(r.Dir, liveName)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|noFollow, 0o600)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|noFollow|unix.O_NONBLOCK, 0o600)
 	if err != nil {
+		return nil, err
+	}
+	if err := regular(f); err != nil {
+		f.Close()
 		return nil, err
 	}
 	// Blocks only while a prober holds it exclusively (Live, Remove).
@@ -107,7 +111,8 @@ func (r *Run) probe() (held bool, age time.Duration, err error) {
 	if !fi.IsDir() {
 		return false, 0, &os.PathError{Op: "open", Path: r.Dir, Err: errors.New("not a directory")}
 	}
-	f, err := os.OpenFile(filepath.Join(r.Dir, liveName), os.O_RDONLY|noFollow, 0)
+	// O_NONBLOCK: a FIFO planted as live.lock must not hang the open.
+	f, err := os.OpenFile(filepath.Join(r.Dir, liveName), os.O_RDONLY|noFollow|unix.O_NONBLOCK, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, time.Since(fi.ModTime()), nil
 	}
@@ -115,6 +120,9 @@ func (r *Run) probe() (held bool, age time.Duration, err error) {
 		return false, 0, err
 	}
 	defer f.Close()
+	if err := regular(f); err != nil {
+		return false, 0, err
+	}
 	held, err = tryExclusive(f)
 	if err != nil {
 		return false, 0, err
@@ -124,6 +132,25 @@ func (r *Run) probe() (held bool, age time.Duration, err error) {
 		return false, 0, err
 	}
 	return held, time.Since(st.ModTime()), nil
+}
+
+// regular refuses an open state file that is not a regular file with one
+// link: a FIFO or device planted in a run dir, or a hard link to a file
+// elsewhere, whose content would show in errors and whose mtime touch
+// would change (TestHardLinksRefused), as the lockfile code refuses them.
+func regular(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		fi, _ := f.Stat()
+		return &os.PathError{Op: "open", Path: f.Name(), Err: fmt.Errorf("not a regular file (%s); refusing it", fi.Mode().Type())}
+	case st.Nlink > 1:
+		return &os.PathError{Op: "open", Path: f.Name(), Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
+	}
+	return nil
 }
 
 // tryExclusive takes f's flock exclusively without blocking; it reports
