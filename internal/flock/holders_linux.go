@@ -135,3 +135,13 @@ func isCCCI(pid int) bool {
 	fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
 	return err == nil && os.SameFile(self, fi)
 }
+
+// Holders lists the kernel's flock holders of the file at path (not
+// following a symlink there): what lslocks would show for it.
+func Holders(path string) ([]KernelHolder, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return nil, &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	return kernelHolders(st.Dev, st.Ino)
+}
