@@ -128,11 +128,14 @@ func kernelTruth(fd int, rec *lock.Holder) *lock.Holder {
 			return rec
 		}
 	}
-	// A ccci holder that writes no record (a shared lock, -s): not
-	// foreign, and rec, if any, is an earlier holder's.
+	// A ccci holder: between its flock and its record there are a few
+	// microseconds, so wait for its record, briefly (diagnostics only:
+	// the lock itself is never polled). None (a shared lock, -s, writes
+	// none): an unknown ccci holder, not foreign; rec, if any, is an
+	// earlier holder's.
 	for _, k := range hs {
 		if isCCCI(k.PID) {
-			return nil
+			return awaitRecord(fd, hs)
 		}
 	}
 	k := hs[0]
@@ -173,4 +176,20 @@ func Holders(path string) ([]KernelHolder, error) {
 		return nil, &os.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	return kernelHolders(st.Dev, st.Ino)
+}
+
+// awaitRecord rereads fd's record for up to 100ms until it names one of
+// hs; nil if it never does.
+func awaitRecord(fd int, hs []KernelHolder) *lock.Holder {
+	for i := 0; i < 20; i++ {
+		if rec, err := readRecord(fd); err == nil {
+			for _, k := range hs {
+				if k.PID == rec.PID {
+					return &rec
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
