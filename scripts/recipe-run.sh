@@ -41,7 +41,9 @@ trap 'ccci-runstate rm --force >/dev/null 2>&1' EXIT
 
 # fetch_recipe NAME URL REF: clone URL at REF (HEAD if empty) into
 # $ABRA_DIR/recipes/NAME. A shallow fetch of REF first; a server that
-# refuses a commit id as a want gets a full fetch, then the commit.
+# refuses a commit id as a want gets a full fetch, then the commit. The
+# fetches hold the run live (ccci-runstate hold): a slow clone is never
+# taken for a dead run by a janitor.
 fetch_recipe() {
 	dest=$ABRA_DIR/recipes/$1
 	if [ -e "$dest" ]; then
@@ -53,9 +55,9 @@ fetch_recipe() {
 	echo "== recipe: $1 from $2 at $want =="
 	git init -q "$dest" &&
 		git -C "$dest" remote add origin "$2" || return 1
-	if git -C "$dest" fetch -q --depth 1 origin "$want" 2>"$err"; then
+	if ccci-runstate hold -- git -C "$dest" fetch -q --depth 1 origin "$want" 2>"$err"; then
 		git -C "$dest" -c advice.detachedHead=false checkout -q --detach FETCH_HEAD || return 1
-	elif [ -n "$3" ] && git -C "$dest" fetch -q origin 2>>"$err" &&
+	elif [ -n "$3" ] && ccci-runstate hold -- git -C "$dest" fetch -q origin 2>>"$err" &&
 		git -C "$dest" -c advice.detachedHead=false checkout -q --detach "$3^{commit}" 2>>"$err"; then
 		:
 	else
@@ -100,7 +102,9 @@ fi
 echo "== report: run $CCCI_RUN_ID, $domain =="
 re=$(printf '%s' "$domain" | sed 's/[.]/\\./g')
 check=0
-ccci-janitor --check --scope "^$re\$" || check=$?
+# Held live: the report must not count this very run's directory, idle
+# since ccci-deploy ended, as a dead run's.
+ccci-runstate hold -- ccci-janitor --check --scope "^$re\$" || check=$?
 
 [ "$status" -eq 0 ] || exit "$status"
 exit "$check"

@@ -63,7 +63,8 @@ Options:
   --stale DUR      warn about locks held longer (default 120m; 0: every
                    held lock)
   --match REGEX    run domains (default ` + ij.DefaultMatch + `:
-                   first label ends in -<build number>, second label "ci")
+                   first label ends in -<build number> or, as the old
+                   harness names apps, -<6 hex>; second label "ci")
   --keep REGEX     never candidates (default ` + ij.DefaultKeep + `)
   --scope REGEX    consider only domains matching REGEX at all, labels
                    included: for a swarm shared with runs whose locks are

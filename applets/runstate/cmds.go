@@ -28,6 +28,10 @@ func initRun(env *applet.Env, r *rs.Run) int {
 		env.Errorf(prog, "%v", err)
 		return exitFail
 	}
+	if err := r.CheckNotTaken(); err != nil {
+		env.Errorf(prog, "init %s: %v", r.ID, err)
+		return exitFail
+	}
 	base, err := rs.AbraBase(r.RunsDir, abraDir)
 	if err == nil {
 		err = r.Init(base)

@@ -37,7 +37,9 @@ Subcommands:
               abra/catalogue linked to the shared ones under $ABRA_DIR
               (default $HOME/.abra) and a fresh abra/recipes/; print export
               lines for eval: CCCI_RUN_ID, CCCI_RUNS_DIR, ABRA_DIR (the
-              run's own), CCCI_DEPLOY_COUNT_FILE. Idempotent.
+              run's own), CCCI_DEPLOY_COUNT_FILE. Idempotent; but a run
+              whose live-lock another process tree holds (another build
+              with the same id) is refused, exit 1.
   path NAME   print the run-keyed path of state file NAME
   incr NAME   add one to counter NAME atomically; print the new value
   get NAME    print counter NAME (0 if never incremented)

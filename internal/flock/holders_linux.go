@@ -24,34 +24,63 @@ type KernelHolder struct {
 }
 
 // kernelHolders lists the holders of flock locks on the file dev/ino, from
-// /proc/locks: lines "ID: FLOCK ADVISORY WRITE|READ PID MAJ:MIN:INO START
-// END" (hex major and minor, decimal inode). Waiters ("ID: -> FLOCK ...")
-// hold nothing and are left out; so are POSIX and OFD locks, which are
-// not what flock(2) and flock(1) take. The pid is the process that took
-// the lock; 0 or -1 when the kernel cannot name one.
+// /proc/locks (readLocks).
 func kernelHolders(dev, ino uint64) ([]KernelHolder, error) {
-	b, err := os.ReadFile(procLocks)
+	ls, err := readLocks()
 	if err != nil {
 		return nil, err
 	}
 	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), ino)
 	var hs []KernelHolder
+	for _, l := range ls {
+		if sameDevIno(l.devIno, want) {
+			hs = append(hs, l.KernelHolder)
+		}
+	}
+	return hs, nil
+}
+
+// FlockPIDs is the set of pids holding any flock (readLocks).
+func FlockPIDs() (map[int]bool, error) {
+	ls, err := readLocks()
+	out := map[int]bool{}
+	for _, l := range ls {
+		out[l.PID] = true
+	}
+	return out, err
+}
+
+// procLock is one held flock of /proc/locks.
+type procLock struct {
+	KernelHolder
+	devIno string // MAJ:MIN:INO
+}
+
+// readLocks reads the flock locks held, from /proc/locks as lslocks(8)
+// reads it: lines "ID: FLOCK ADVISORY WRITE|READ PID MAJ:MIN:INO START
+// END" (hex major and minor, decimal inode). Waiters ("ID: -> FLOCK ...")
+// hold nothing and are left out; so are POSIX and OFD locks, which are not
+// what flock(2) and flock(1) take. The pid is the process that took the
+// lock; 0 or -1 when the kernel cannot name one.
+func readLocks() ([]procLock, error) {
+	b, err := os.ReadFile(procLocks)
+	if err != nil {
+		return nil, err
+	}
+	var out []procLock
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 6 || f[1] == "->" || f[1] != "FLOCK" {
-			continue
-		}
-		if !sameDevIno(f[5], want) {
+		if len(f) < 6 || f[1] != "FLOCK" {
 			continue
 		}
 		pid, err := strconv.Atoi(f[4])
 		if err != nil {
 			continue
 		}
-		hs = append(hs, KernelHolder{PID: pid, Shared: f[3] == "READ"})
+		out = append(out, procLock{KernelHolder{PID: pid, Shared: f[3] == "READ"}, f[5]})
 	}
-	return hs, sc.Err()
+	return out, sc.Err()
 }
 
 // sameDevIno compares /proc/locks's MAJ:MIN:INO with want, allowing for
@@ -99,11 +128,14 @@ func kernelTruth(fd int, rec *lock.Holder) *lock.Holder {
 			return rec
 		}
 	}
-	// A ccci holder that writes no record (a shared lock, -s): not
-	// foreign, and rec, if any, is an earlier holder's.
+	// A ccci holder: between its flock and its record there are a few
+	// microseconds, so wait for its record, briefly (diagnostics only:
+	// the lock itself is never polled). None (a shared lock, -s, writes
+	// none): an unknown ccci holder, not foreign; rec, if any, is an
+	// earlier holder's.
 	for _, k := range hs {
 		if isCCCI(k.PID) {
-			return nil
+			return awaitRecord(fd, hs)
 		}
 	}
 	k := hs[0]
@@ -134,4 +166,30 @@ func isCCCI(pid int) bool {
 	}
 	fi, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid))
 	return err == nil && os.SameFile(self, fi)
+}
+
+// Holders lists the kernel's flock holders of the file at path (not
+// following a symlink there): what lslocks would show for it.
+func Holders(path string) ([]KernelHolder, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return nil, &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	return kernelHolders(st.Dev, st.Ino)
+}
+
+// awaitRecord rereads fd's record for up to 100ms until it names one of
+// hs; nil if it never does.
+func awaitRecord(fd int, hs []KernelHolder) *lock.Holder {
+	for i := 0; i < 20; i++ {
+		if rec, err := readRecord(fd); err == nil {
+			for _, k := range hs {
+				if k.PID == rec.PID {
+					return &rec
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }

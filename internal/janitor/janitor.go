@@ -32,10 +32,11 @@ import (
 )
 
 // DefaultMatch is the run-domain pattern: the first label ends in
-// -<digits> (the run's build number) and the second label is "ci", as in
-// ccci-test-app-279.ci.example.org. Deliberately narrow: a wrongly matched
-// domain would be torn down once its lock is free.
-const DefaultMatch = `^[a-z0-9][a-z0-9-]*-[0-9]+\.ci\.`
+// -<digits> (the run's build number) or, as the old harness named its
+// apps, -<6 hex digits> (immi-ad3e33), and the second label is "ci", as
+// in ccci-test-app-279.ci.example.org. Deliberately narrow: a wrongly
+// matched domain would be torn down once its lock is free.
+const DefaultMatch = `^[a-z0-9][a-z0-9-]*-([0-9]+|[0-9a-f]{6})\.ci\.`
 
 // DefaultKeep matches long-lived apps, never candidates whatever their
 // labels say.

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/flock"
 	"git.coopcloud.tech/toolshed/ccci/internal/runstate"
 )
 
@@ -114,22 +115,8 @@ func bootTime() time.Time {
 
 // flockPids returns the pids holding a FLOCK, from /proc/locks.
 func flockPids() map[int]bool {
-	out := map[int]bool{}
-	b, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		return out
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		// "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; blocked
-		// waiters are "1: -> FLOCK ..." and hold nothing.
-		if len(f) >= 5 && f[1] == "FLOCK" {
-			if pid, err := strconv.Atoi(f[4]); err == nil {
-				out[pid] = true
-			}
-		}
-	}
-	return out
+	pids, _ := flock.FlockPIDs()
+	return pids
 }
 
 type ended struct {

@@ -93,7 +93,7 @@ func (p *pass) processes(runs map[string]runstate.Info) {
 func (p *pass) removeRuns(runs map[string]runstate.Info) {
 	for _, id := range sortedIDs(runs) {
 		info := runs[id]
-		if info.Live || p.liveRuns[id] {
+		if info.Live || p.liveRuns[id] || p.foreignRun(id, info) {
 			continue
 		}
 		if p.cfg.Look {

@@ -9,7 +9,6 @@ package testbed
 import (
 	"context"
 	"fmt"
-	"git.coopcloud.tech/toolshed/ccci/internal/names"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -18,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/moby/moby/client"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
 )
 
 var (

@@ -1,0 +1,87 @@
+package runstate
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	kflock "git.coopcloud.tech/toolshed/ccci/internal/flock"
+)
+
+// ErrTaken: the run id's directory is held live by another run.
+var ErrTaken = errors.New("run id in use by another live run")
+
+// CheckNotTaken refuses (ErrTaken) a run whose live-lock is held by a
+// process that is neither this one nor one of its ancestors: another
+// build with the same run id, whose state init would otherwise share
+// and whose EXIT trap would remove. The holder must be seen twice, 100ms
+// apart: a janitor's probe holds a live-lock for microseconds. A run no
+// one holds, or one held by the process tree init runs in (the step's
+// own ccci-runstate hold, a ccci-deploy whose test command inits), is
+// not taken. Without /proc/locks it cannot tell, and says nil.
+func (r *Run) CheckNotTaken() error {
+	p := filepath.Join(r.Dir, liveName)
+	first := strangers(p)
+	if len(first) == 0 {
+		return nil
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, pid := range strangers(p) {
+		for _, q := range first {
+			if pid == q {
+				return fmt.Errorf("%w: pid %d (%s) holds %s; run ids must be unique over every build sharing %s (Drone build numbers are per repository)",
+					ErrTaken, pid, comm(pid), p, r.RunsDir)
+			}
+		}
+	}
+	return nil
+}
+
+// strangers are the pids holding path's flock that are not this process
+// or an ancestor of it.
+func strangers(path string) []int {
+	hs, err := kflock.Holders(path)
+	if err != nil {
+		return nil
+	}
+	mine := ancestors()
+	var out []int
+	for _, h := range hs {
+		if h.PID > 0 && !mine[h.PID] {
+			out = append(out, h.PID)
+		}
+	}
+	return out
+}
+
+// ancestors is this process and its parents up to init, from /proc.
+func ancestors() map[int]bool {
+	m := map[int]bool{}
+	for pid := os.Getpid(); pid > 1 && !m[pid]; {
+		m[pid] = true
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			break
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parens.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 2 {
+			break
+		}
+		pid, _ = strconv.Atoi(f[1])
+	}
+	return m
+}
+
+func comm(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
