@@ -50,7 +50,8 @@ Options (also accepted after DOMAIN, up to --):
   -n, --nonblock             fail at once if DOMAIN's lock is held
   -w, --wait DUR             give up waiting for the lock after DUR
       --deadline DUR         end the run after DUR, exit 124 (default 1h)
-      --grace DUR            SIGTERM to SIGKILL grace at teardown (default 10s)
+      --grace DUR            SIGTERM to SIGKILL grace at teardown (default 10s;
+                             0 is refused)
 
 Exit status: the test command's (0 without one); 1 on a lock conflict, a
 failed deploy, converge or teardown; 2 on bad input (unknown recipe, broken
@@ -109,6 +110,8 @@ func parse(env *applet.Env, args []string) (*cycle, error) {
 		return nil, errors.New("--timeout must be more than 0")
 	case c.Deadline == 0:
 		return nil, errors.New("--deadline must be more than 0")
+	case c.Grace == 0: // as ccci-lock: 0 would be a silent default
+		return nil, errors.New("--grace must be more than 0")
 	}
 	if waitSet && c.Wait == 0 {
 		c.NonBlock = true // as flock(1): -w 0 gives up at once
