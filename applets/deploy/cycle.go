@@ -14,6 +14,7 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
+	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 	"git.coopcloud.tech/toolshed/ccci/internal/runstate"
 	"git.coopcloud.tech/toolshed/ccci/internal/swarm"
 )
@@ -116,7 +117,7 @@ func (c *cycle) run(ctx context.Context) int {
 	host, _ := os.Hostname()
 	l, err := b.Acquire(c.lt.Context(), lock.Request{
 		Domain: domain, NonBlock: c.NonBlock, Wait: c.Wait,
-		Holder: lock.Holder{Run: runID, PID: os.Getpid(), Host: host, Since: time.Now(), Cmd: "ccci-deploy " + domain},
+		Holder: lock.Holder{Run: runID, PID: proc.Self(), Host: host, Since: time.Now(), Cmd: "ccci-deploy " + domain},
 		Notify: lock.Progress(env.Stderr, lock.ColourOn(env)),
 	})
 	if err != nil {

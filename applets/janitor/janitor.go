@@ -19,6 +19,7 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/internal/flock"
 	ij "git.coopcloud.tech/toolshed/ccci/internal/janitor"
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 	"git.coopcloud.tech/toolshed/ccci/internal/runstate"
 	"git.coopcloud.tech/toolshed/ccci/internal/swarm"
 )
@@ -147,7 +148,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 		AbraDir: o.abraDir,
 		Stale:   o.stale, MinAge: o.minAge, Grace: o.grace,
 		Look: o.check || o.dryRun,
-		Self: os.Getpid(),
+		Self: proc.Self(),
 	}
 	if cfg.Match, err = regexp.Compile(o.match); err != nil {
 		return env.Usage(prog, Usage, fmt.Errorf("--match: %v", err))

@@ -23,6 +23,7 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
+	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 	"git.coopcloud.tech/toolshed/ccci/internal/runstate"
 )
 
@@ -168,7 +169,7 @@ func holder(env *applet.Env) (lock.Holder, error) {
 		return lock.Holder{}, fmt.Errorf("%s: %v", src, err)
 	}
 	host, _ := os.Hostname()
-	return lock.Holder{Run: run, PID: os.Getpid(), Host: host, Since: time.Now()}, nil
+	return lock.Holder{Run: run, PID: proc.Self(), Host: host, Since: time.Now()}, nil
 }
 
 // acquireFailed is the status for a lock that could not be taken at all:

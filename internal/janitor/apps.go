@@ -10,9 +10,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 )
 
 // apps decides every candidate. Apps are reaped one at a time (a reap
@@ -156,7 +156,7 @@ func (p *pass) held(c *candidate, h *lock.Holder) {
 				Detail: fmt.Sprintf("held for %s, past --stale %s, by %s; not stolen", lock.Round(age), p.cfg.Stale, lock.Describe(h))})
 		}
 	}
-	if h.PID > 0 && h.Host != "" && h.Host == p.cfg.Host && syscall.Kill(h.PID, 0) == syscall.ESRCH {
+	if h.PID > 0 && h.Host != "" && h.Host == p.cfg.Host && !proc.Exists(h.PID) {
 		act := Warned
 		if p.cfg.Look {
 			act = Leak

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +43,7 @@ func Exclusive(lockDir string) (release func(), other string, err error) {
 		return nil, "", &os.PathError{Op: "flock", Path: path, Err: err}
 	}
 	// The pid is for the message of a second janitor only.
-	b := []byte(strconv.Itoa(os.Getpid()) + "\n")
+	b := []byte(strconv.Itoa(proc.Self()) + "\n")
 	unix.Pwrite(fd, b, 0)
 	unix.Ftruncate(fd, int64(len(b)))
 	return func() { unix.Close(fd) }, "", nil

@@ -13,38 +13,31 @@ import (
 	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/flock"
+	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 	"git.coopcloud.tech/toolshed/ccci/internal/runstate"
 )
 
-// proc is a process carrying a CCCI_RUN_ID.
-type proc struct {
+// process is a process carrying a CCCI_RUN_ID.
+type process struct {
 	pid   int
 	run   string
 	comm  string
 	start time.Time
 }
 
-func (p proc) String() string { return fmt.Sprintf("%d (%s)", p.pid, p.comm) }
+func (p process) String() string { return fmt.Sprintf("%d (%s)", p.pid, p.comm) }
 
 // scanProcs reads every /proc/<pid>/environ once and returns the processes
 // with a CCCI_RUN_ID whose CCCI_RUNS_DIR (or its default) is runsDir —
 // never self or its ancestors.
-func scanProcs(self int, runsDir string) ([]proc, error) {
+func scanProcs(self int, runsDir string) ([]process, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
-	spare := map[int]bool{}
-	for pid := self; pid > 1 && !spare[pid]; {
-		spare[pid] = true
-		st, err := readStat(pid)
-		if err != nil {
-			break
-		}
-		pid = st.ppid
-	}
+	spare := proc.Ancestors(self)
 	boot := bootTime()
-	var out []proc
+	var out []process
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || spare[pid] {
@@ -65,41 +58,14 @@ func scanProcs(self int, runsDir string) ([]proc, error) {
 		if run == "" || filepath.Clean(dir) != runsDir {
 			continue
 		}
-		st, err := readStat(pid)
+		st, err := proc.ReadStat(pid)
 		if err != nil {
 			continue
 		}
-		out = append(out, proc{pid: pid, run: run, comm: st.comm, start: boot.Add(time.Duration(st.start) * time.Second / 100)})
+		out = append(out, process{pid: pid, run: run, comm: st.Comm, start: boot.Add(time.Duration(st.Start) * time.Second / 100)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
 	return out, nil
-}
-
-type stat struct {
-	comm  string
-	ppid  int
-	start uint64 // clock ticks after boot (USER_HZ, 100 on Linux)
-}
-
-// readStat parses /proc/<pid>/stat; comm may hold spaces and parentheses,
-// so fields are counted from the last ')'.
-func readStat(pid int) (stat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return stat{}, err
-	}
-	s := string(b)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open {
-		return stat{}, fmt.Errorf("/proc/%d/stat: garbled", pid)
-	}
-	f := strings.Fields(s[end+1:])
-	if len(f) < 20 {
-		return stat{}, fmt.Errorf("/proc/%d/stat: garbled", pid)
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	start, _ := strconv.ParseUint(f[19], 10, 64)
-	return stat{comm: s[open+1 : end], ppid: ppid, start: start}, nil
 }
 
 func bootTime() time.Time {
@@ -120,7 +86,7 @@ func flockPids() map[int]bool {
 }
 
 type ended struct {
-	proc proc
+	proc process
 	how  string
 	err  error
 }
@@ -128,7 +94,7 @@ type ended struct {
 // terminate ends procs: SIGTERM to all, then waits up to grace for each to
 // go and SIGKILLs the rest. Each is addressed by a pidfd opened first, so a
 // pid reused meanwhile is never signalled.
-func terminate(procs []proc, grace time.Duration) []ended {
+func terminate(procs []process, grace time.Duration) []ended {
 	out := make([]ended, len(procs))
 	fds := make([]int, len(procs))
 	for i, pr := range procs {

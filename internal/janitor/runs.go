@@ -62,7 +62,7 @@ func (p *pass) processes(runs map[string]runstate.Info) {
 		}
 	}
 	now := p.cfg.Now()
-	var dead []proc
+	var dead []process
 	for _, pr := range procs {
 		info, hasDir := runs[pr.run]
 		switch {

@@ -3,13 +3,11 @@ package runstate
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	kflock "git.coopcloud.tech/toolshed/ccci/internal/flock"
+	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 )
 
 // ErrTaken: the run id's directory is held live by another run.
@@ -48,7 +46,7 @@ func strangers(path string) []int {
 	if err != nil {
 		return nil
 	}
-	mine := ancestors()
+	mine := proc.Ancestors(proc.Self())
 	var out []int
 	for _, h := range hs {
 		if h.PID > 0 && !mine[h.PID] {
@@ -58,30 +56,10 @@ func strangers(path string) []int {
 	return out
 }
 
-// ancestors is this process and its parents up to init, from /proc.
-func ancestors() map[int]bool {
-	m := map[int]bool{}
-	for pid := os.Getpid(); pid > 1 && !m[pid]; {
-		m[pid] = true
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			break
-		}
-		// pid (comm) state ppid ...: comm may hold spaces and parens.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 2 {
-			break
-		}
-		pid, _ = strconv.Atoi(f[1])
-	}
-	return m
-}
-
+// comm is pid's command name, "?" once it is gone.
 func comm(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	if err != nil {
-		return "?"
+	if st, err := proc.ReadStat(pid); err == nil {
+		return st.Comm
 	}
-	return strings.TrimSpace(string(b))
+	return "?"
 }
