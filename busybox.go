@@ -148,7 +148,9 @@ func install(env *applet.Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "ccci: --install: locate this binary: %v\n", err)
 		return 1
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// DIR itself may be created, never its parents: a typo must not
+	// leave a new tree behind (as the lock dir, internal/flock ensureDir).
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		fmt.Fprintf(env.Stderr, "ccci: --install: %v\n", err)
 		return 1
 	}
@@ -156,6 +158,13 @@ func install(env *applet.Env, args []string) int {
 	for _, n := range names() {
 		link := filepath.Join(dir, prefix+n)
 		if force {
+			// -f replaces a file or a link, never a directory (os.Remove
+			// would delete an empty one).
+			if fi, err := os.Lstat(link); err == nil && fi.IsDir() {
+				fmt.Fprintf(env.Stderr, "ccci: --install: %s is a directory; not replacing it\n", link)
+				status = 1
+				continue
+			}
 			if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
 				fmt.Fprintf(env.Stderr, "ccci: --install: %v\n", err)
 				status = 1

@@ -180,7 +180,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 
 	if cfg.Locks, err = lock.Open(env); err != nil {
 		env.Errorf(prog, "%v", err)
-		return 1
+		return applet.ExitUsage // as ccci-lock: a bad CCCI_LOCK_BACKEND is invalid input
 	}
 	defer cfg.Locks.Close()
 	if env.GetenvDefault("CCCI_LOCK_BACKEND", "file") != "file" {
@@ -274,7 +274,21 @@ func finish(env *applet.Env, o *options, rep *ij.Report) int {
 	if !o.check && !o.dryRun && errs > 0 {
 		return 1
 	}
+	// A metrics file that could not be written fails every mode: the
+	// monitoring reading it would otherwise go stale unnoticed.
+	if o.metrics != "" && metricsFailed(rep) {
+		return 1
+	}
 	return applet.ExitOK
+}
+
+func metricsFailed(rep *ij.Report) bool {
+	for _, it := range rep.Items {
+		if it.Action == ij.Failed && it.Kind == "metrics" {
+			return true
+		}
+	}
+	return false
 }
 
 func plural(n int, s string) string {

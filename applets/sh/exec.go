@@ -16,8 +16,11 @@ import (
 // where pending signal traps run: after the previous command returned,
 // before this one starts (bash runs them at the same point).
 func (s *shell) call(ctx context.Context, args []string) ([]string, error) {
+	if args[0] != internal+"errtrap" {
+		s.calls.Add(1)
+	}
 	switch args[0] {
-	case internal + "trapdone", internal + "status", internal + "setlast":
+	case internal + "trapdone", internal + "status", internal + "setlast", internal + "errtrap":
 		return args, nil
 	case "trap", "wait", "kill":
 		args = append([]string{internal + args[0]}, args[1:]...)
@@ -47,6 +50,8 @@ func (s *shell) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandlerFu
 		case internal + "trapdone":
 			s.trapDone.Store(true)
 			return nil
+		case internal + "errtrap":
+			return s.errTrapRun(ctx, hc)
 		case internal + "status":
 			n, _ := strconv.Atoi(args[1])
 			return exitErr(n)

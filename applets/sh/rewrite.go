@@ -9,6 +9,9 @@ import (
 // signal trap must never run (nor exit) inside one.
 const subVar = "__ccci_sub"
 
+// fnVar is set (local) while a function of the script runs.
+const fnVar = "__ccci_fn"
+
 // rewrite adapts a parsed script to ccci-sh's process model, before it runs:
 //
 //   - "CMD ARG... &", a simple command that is not a function or builtin,
@@ -23,6 +26,12 @@ func rewrite(f *syntax.File) {
 	syntax.Walk(f, func(n syntax.Node) bool {
 		if fd, ok := n.(*syntax.FuncDecl); ok && fd.Name != nil {
 			funcs[fd.Name.Value] = true
+			// "local __ccci_fn=1" first: the ERR trap, as in bash without
+			// errtrace, does not fire inside a function (errTrap).
+			fd.Body = &syntax.Stmt{Cmd: &syntax.Block{Stmts: []*syntax.Stmt{{Cmd: &syntax.DeclClause{
+				Variant: &syntax.Lit{Value: "local"},
+				Args:    []*syntax.Assign{{Name: &syntax.Lit{Value: fnVar}, Value: lit("1")}},
+			}}, fd.Body}}}
 		}
 		return true
 	})

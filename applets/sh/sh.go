@@ -128,6 +128,10 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 		env.Errorf("sh", "%v", err)
 		return applet.ExitUsage // bash's status for a syntax error
 	}
+	if err := unsupported(file); err != nil {
+		env.Errorf("sh", "%s: %v", name, err)
+		return applet.ExitUsage
+	}
 	file.Name = arg0
 	rewrite(file)
 

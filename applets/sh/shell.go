@@ -44,6 +44,8 @@ type shell struct {
 	fatal    atomic.Int32  // the untrapped signal that ended the run, or 0
 	inTrap   atomic.Bool   // a trap action runs: don't nest another
 	trapDone atomic.Bool   // set by @ccci:trapdone: the action did not exit
+	calls    atomic.Int64  // simple commands called so far
+	errFired atomic.Int64  // calls when the ERR trap last fired
 }
 
 func newShell(env *applet.Env) *shell {

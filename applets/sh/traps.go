@@ -200,7 +200,14 @@ func (s *shell) trapBuiltin(ctx context.Context, args []string) error {
 			}
 			continue
 		case "ERR":
-			if err := hc.Builtin(ctx, []string{"trap", "--", action, "ERR"}); err != nil {
+			// The interpreter runs its ERR trap once per enclosing
+			// statement the failure passes (three times for one failing
+			// call of a function); @ccci:errtrap runs the action once.
+			inner := action
+			if action != "-" && action != "" {
+				inner = internal + "errtrap"
+			}
+			if err := hc.Builtin(ctx, []string{"trap", "--", inner, "ERR"}); err != nil {
 				return err
 			}
 			s.mu.Lock()
@@ -272,3 +279,21 @@ func (s *shell) listTraps(hc interp.HandlerContext, only []string) {
 
 // sq single-quotes s for the shell, as bash's trap listing does.
 func sq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// errTrapRun is the interpreter's ERR trap: it runs the script's ERR
+// action as bash does without errtrace: once per failing command, not
+// again for each statement enclosing it (no simple command ran since it
+// last fired), and not inside a function (TestErrTrapOnce,
+// tests/testdata/sh/bashlike.txtar).
+func (s *shell) errTrapRun(ctx context.Context, hc interp.HandlerContext) error {
+	s.mu.Lock()
+	action := s.errTrap
+	s.mu.Unlock()
+	n := s.calls.Load()
+	if action == "" || n == s.errFired.Load() || hc.Env.Get(fnVar).IsSet() {
+		return nil
+	}
+	err := hc.Builtin(ctx, []string{"eval", action})
+	s.errFired.Store(s.calls.Load())
+	return err
+}

@@ -538,3 +538,24 @@ func TestLongDomains(t *testing.T) {
 		mustAcquire(t, b, req(d)).Release()
 	}
 }
+
+// While only shared holders hold a lock, Probe and Status report it held
+// with no holder, never the last exclusive holder's record (a dead pid).
+func TestProbeShared(t *testing.T) {
+	b := New(t.TempDir())
+	r := req("a.org")
+	r.Holder = lock.Holder{Run: "old", PID: 999999}
+	mustAcquire(t, b, r).Release()
+	sr := req("a.org")
+	sr.Shared = true
+	l := mustAcquire(t, b, sr)
+	defer l.Release()
+	held, h, err := b.Probe(context.Background(), "a.org")
+	if !held || h != nil || err != nil {
+		t.Errorf("Probe under a shared holder = %v, %+v, %v; want held, no holder", held, h, err)
+	}
+	es, err := b.Status(context.Background())
+	if err != nil || len(es) != 1 || !es[0].Held || es[0].Holder != nil {
+		t.Errorf("Status = %+v, %v; want a.org held, no holder", es, err)
+	}
+}

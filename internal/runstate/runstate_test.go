@@ -61,6 +61,9 @@ func TestRunsDirRefused(t *testing.T) {
 		{"other owner", "owned by uid 65534", func(d string) error { return os.Chown(d, 65534, 65534) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			if c.name == "other owner" && os.Geteuid() != 0 {
+				t.Skip("chown to another user needs root") // as uid 65534 it would be ours
+			}
 			runs := t.TempDir()
 			if err := c.spoil(runs); err != nil {
 				t.Fatal(err)
