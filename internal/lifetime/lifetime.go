@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,10 +15,38 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// startPPID is the parent's pid read as early as a Go package can (at
-// package initialisation), so Begin can tell whether the parent died before
-// PR_SET_PDEATHSIG was armed: then no signal would ever come.
-var startPPID = os.Getppid()
+// startPPID is the pid this process's parent must have, so Begin can tell
+// whether the parent died before PR_SET_PDEATHSIG was armed: then no
+// signal would ever come. It is $CCCI_PARENT_PID when set, else the
+// parent's pid read as early as a Go package can (at package
+// initialisation).
+//
+// The Go-init read alone misses a parent that died between fork and Go
+// init: getppid() already names the reaper then. A parent that knows it
+// starts ccci (scripts/drone-step.sh) closes that window by exporting its
+// own pid, which a shell knows for sure while it runs ($$), as
+// CCCI_PARENT_PID (tests/testdata/pipeline/ppid_race.txtar). The variable
+// is removed from this process's environment at once, so no child ever
+// inherits a pid that is not its parent's; an exec keeps the pid and the
+// parent, so a chain of execs (setsid(1), env, sh's exec) before ccci may
+// carry it. Without it, the window from fork to Go init stays open.
+var startPPID = expectedParent()
+
+// ParentEnv names the variable of startPPID.
+const ParentEnv = "CCCI_PARENT_PID"
+
+func expectedParent() int {
+	ppid := os.Getppid()
+	v, ok := os.LookupEnv(ParentEnv)
+	if !ok {
+		return ppid
+	}
+	os.Unsetenv(ParentEnv)
+	if pid, err := strconv.Atoi(v); err == nil && pid > 0 {
+		return pid
+	}
+	return ppid
+}
 
 // Defaults for the zero values of Options.Deadline and Options.Grace.
 const (
