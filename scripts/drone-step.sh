@@ -5,7 +5,8 @@
 # starts is one process group; forwards TERM, INT and HUP to that group;
 # on every way out (EXIT) makes sure the group is gone (TERM, a grace of
 # DRONE_STEP_GRACE seconds, default 10, then KILL); exits with CMD's status,
-# 128+N after a forwarded signal N (143 for TERM).
+# 128+N after a forwarded signal N (143 for TERM). CMD gets
+# CCCI_PARENT_PID, this shell's pid (the ppid race, docs/pipeline.md).
 #
 # Runs under ccci-sh and under bash alike (tests/testdata/sh/drone_step.txtar).
 #
@@ -47,6 +48,13 @@ trap 'forward TERM' TERM
 trap 'forward INT' INT
 trap 'forward HUP' HUP
 trap reap EXIT
+
+# The child's parent is this shell: its pid, which we know for sure while
+# we run, lets a ccci child tell that we died before it armed its
+# parent-death signal (internal/lifetime; a child's getppid() would
+# already name the reaper). setsid(1) and exec keep the pid; ccci removes
+# the variable from its own environment, so nothing further inherits it.
+export CCCI_PARENT_PID=$$
 
 # bash starts a background simple command with INT and QUIT ignored (no
 # job control), and the command would inherit that, so a forwarded INT

@@ -35,7 +35,9 @@ shift 2
 
 state=$(ccci-runstate init) || exit $?
 eval "$state"
-# The run's directory goes on every way out (a signal too); one left by a
+# The run's directory goes on every way out (a signal too), unless
+# another process still holds the run live (rm --force refuses then: the
+# step's ccci-runstate hold --rm removes it at its end); one left by a
 # SIGKILL is the janitor's.
 trap 'ccci-runstate rm --force >/dev/null 2>&1' EXIT
 

@@ -39,9 +39,9 @@ var (
 // teardown, report), queued behind another one.
 const buildDeadline = 3 * time.Minute
 
-// cancelGrace is the runner's SIGTERM→SIGKILL grace on a cancel: longer
-// than drone-step.sh's and ccci-deploy's own, so a SIGKILL means the
-// teardown did not fit.
+// cancelGrace is droneterm's SIGTERM→SIGKILL grace: longer than
+// drone-step.sh's and ccci-deploy's own, so a SIGKILL means the teardown
+// did not fit.
 const cancelGrace = 45 * time.Second
 
 // TestPipeline runs testdata/pipeline. Each script gets $UNIQ (a domain
@@ -83,6 +83,7 @@ func TestPipeline(t *testing.T) {
 func init() {
 	cmds["dronebuild"] = cmdDroneBuild
 	cmds["dronecancel"] = cmdDroneCancel
+	cmds["droneterm"] = cmdDroneTerm
 	cmds["dronekill"] = cmdDroneKill
 	cmds["dronewait"] = cmdDroneWait
 	cmds["dronefirst"] = cmdDroneFirst
@@ -159,6 +160,7 @@ func droneScript(commands []string) string {
 // droneBuild is one build in flight: its steps run one after the other.
 type droneBuild struct {
 	number string
+	root   string // the build's root directory: home, workspace, scripts
 	mu     sync.Mutex
 	step   *exec.Cmd // the running step's process, nil between steps
 	cancel bool
@@ -227,7 +229,7 @@ func cmdDroneBuild(ts *testscript.TestScript, neg bool, args []string) {
 	log, err := os.OpenFile(filepath.Join(work, name+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	ts.Check(err)
 
-	b := &droneBuild{number: number, done: make(chan struct{})}
+	b := &droneBuild{number: number, root: root, done: make(chan struct{})}
 	if _, dup := pipeBuilds.LoadOrStore(work+"\x00"+name, b); dup {
 		ts.Fatalf("dronebuild: %s already started", name)
 	}
@@ -329,11 +331,32 @@ func lookupBuild(ts *testscript.TestScript, name string) *droneBuild {
 	return b.(*droneBuild)
 }
 
-// dronecancel NAME cancels build NAME as a runner does on a cancel:
-// SIGTERM to the step process, SIGKILL to its group after cancelGrace.
+// dronecancel NAME cancels build NAME exactly as drone-runner-exec does:
+// SIGKILL to the running step's process alone (not its group: the step
+// script's children live on, orphaned), then the removal of the build's
+// root directory, workspace and bin/ccci included. It returns once the
+// step process is gone and the root removed. No further step starts.
 func cmdDroneCancel(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: dronecancel NAME")
+	}
+	b := lookupBuild(ts, args[0])
+	b.signal(syscall.SIGKILL, false)
+	select {
+	case <-b.done:
+	case <-time.After(buildDeadline):
+		ts.Fatalf("build %s: step process still there %v after its SIGKILL", args[0], buildDeadline)
+	}
+	ts.Check(os.RemoveAll(b.root))
+}
+
+// droneterm NAME signals build NAME as an operator's kill or a runner
+// that lets a step wind down would: SIGTERM to the step process, SIGKILL
+// to its group after cancelGrace. (drone-runner-exec's own cancel is
+// dronecancel.)
+func cmdDroneTerm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: droneterm NAME")
 	}
 	b := lookupBuild(ts, args[0])
 	b.signal(syscall.SIGTERM, false)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -73,8 +74,10 @@ func counter(env *applet.Env, r *rs.Run, sub, name string) int {
 
 func remove(env *applet.Env, r *rs.Run, o opts) int {
 	if err := r.Remove(o.force, o.minAge); err != nil {
-		if errors.Is(err, rs.ErrLive) {
+		if errors.Is(err, rs.ErrLive) && !o.force {
 			env.Errorf(prog, "rm: %v; not removed (use --force)", err)
+		} else if errors.Is(err, rs.ErrLive) {
+			env.Errorf(prog, "rm: %v; not removed", err)
 		} else {
 			env.Errorf(prog, "rm: %v", err)
 		}
@@ -139,7 +142,8 @@ func ls(env *applet.Env, runsDir string, o opts) int {
 // or process group, and every way the hold ends (a terminating signal, the
 // deadline, the death of our parent) ends cmd's whole tree — SIGTERM, so
 // its traps run, then grace, then SIGKILL — before the live-lock is
-// released. The lock fd is close-on-exec: cmd never inherits it
+// released; with o.rm the run's directory is then removed, unless another
+// process holds it live. The lock fd is close-on-exec: cmd never inherits it
 // (tests/testdata/runstate/hold.txtar).
 func hold(ctx context.Context, env *applet.Env, r *rs.Run, o opts, cmd []string) int {
 	if o.deadline == 0 {
@@ -148,11 +152,12 @@ func hold(ctx context.Context, env *applet.Env, r *rs.Run, o opts, cmd []string)
 	if o.grace == 0 {
 		return env.Usage(prog, Usage, errors.New("--grace must be more than 0"))
 	}
-	release, err := r.HoldLive()
+	held, err := r.HoldLive()
 	if err != nil {
 		env.Errorf(prog, "hold: %v", err)
 		return exitFail
 	}
+	release := sync.OnceFunc(held)
 	defer release() // after lt.End: the tree is gone first
 	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace})
 	defer lt.End()
@@ -166,6 +171,15 @@ func hold(ctx context.Context, env *applet.Env, r *rs.Run, o opts, cmd []string)
 	})
 	if err != nil {
 		env.Errorf(prog, "hold: %v", err)
+	}
+	if o.rm {
+		lt.End()
+		release()
+		// Not forced: a run another process still holds live (another
+		// build with the same id) is left to it.
+		if err := r.Remove(false, 0); err != nil && !errors.Is(err, rs.ErrLive) {
+			env.Errorf(prog, "hold: rm: %v", err)
+		}
 	}
 	return st
 }

@@ -45,7 +45,11 @@ Subcommands:
   get NAME    print counter NAME (0 if never incremented)
   ls          list runs: id, live or dead, age since last activity, size
   rm          remove the run directory, never following a symlink out of
-              it; refuses a live run (exit 1) unless --force
+              it; refuses a live run (exit 1). With --force (a run's own
+              EXIT trap) the minimum age does not count, but a live-lock
+              held by any process outside rm's own ancestry (another
+              applet of the run still working, another build with the
+              same id) still refuses it
   hold [--] CMD [ARG...]
               run CMD holding the run's live-lock (shared), so ls and the
               janitor see the run live; CMD's status is passed through.
@@ -53,7 +57,11 @@ Subcommands:
               namespace (or process group); a terminating signal, the
               --deadline or the death of ccci-runstate's parent ends the
               whole tree (SIGTERM, --grace, SIGKILL) and exits 128+N
-              (124 for the deadline) once it is gone
+              (124 for the deadline) once it is gone. With --rm, the
+              run's directory is removed once the tree is gone, unless
+              another process holds it live: the step wrapper owns the
+              run's end, even when nothing of the workspace is left to
+              run an EXIT trap with
 
 A run is live while a process holds its live-lock (every ccci applet
 working for it does) or while its last activity is younger than the
@@ -67,7 +75,9 @@ Options (before or after the subcommand):
                   more than 0)
   --grace DUR     hold: SIGTERM to SIGKILL at teardown (default 10s; more
                   than 0)
-  --force         rm: remove even a live run (a run's own EXIT trap)
+  --force         rm: ignore the minimum age and the live-lock holds of
+                  rm's own ancestors (a run's own EXIT trap)
+  --rm            hold: remove the run's directory at the end
 
 Exit status: 0 ok; 1 failure or live run refused; 2 usage error or invalid
 run id or state name (nothing is touched and nothing printed on stdout).
@@ -87,6 +97,7 @@ type opts struct {
 	deadline, grace time.Duration
 	json            bool
 	force           bool
+	rm              bool
 }
 
 // npos is how many arguments each subcommand takes.
@@ -110,6 +121,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	fs.Var(applet.Duration{D: &o.grace}, "grace", "")
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.BoolVar(&o.force, "force", false, "")
+	fs.BoolVar(&o.rm, "rm", false, "")
 
 	// Options first, then the subcommand, then its arguments (and options
 	// again); hold's command starts at the first non-option or after --.
@@ -150,7 +162,7 @@ func run(ctx context.Context, env *applet.Env, fs *flag.FlagSet, o opts, sub str
 	var bad error
 	fs.Visit(func(f *flag.Flag) {
 		switch {
-		case f.Name == "json" && sub != "ls", f.Name == "force" && sub != "rm":
+		case f.Name == "json" && sub != "ls", f.Name == "force" && sub != "rm", f.Name == "rm" && sub != "hold":
 			bad = fmt.Errorf("--%s does not apply to %s", f.Name, sub)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +19,60 @@ import (
 // package initialisation), so Begin can tell whether the parent died before
 // PR_SET_PDEATHSIG was armed: then no signal would ever come.
 var startPPID = os.Getppid()
+
+// ParentEnv names the variable a harness sets to its own pid on the ccci
+// command it starts (scripts/drone-step.sh): the pid of the process whose
+// death ends the run, which a shell knows for sure while it runs ($$).
+//
+// startPPID alone misses a parent that died between fork and Go init:
+// getppid() already names the reaper then. parentPID closes that window
+// for harnesses that set it: Begin also ends the run when that process has
+// exited, whatever getppid() says (tests/testdata/pipeline/ppid_race.txtar).
+// It is only ever "gone or not": a wrapper between the harness and ccci
+// (sh -c without exec) leaves it naming a live grandparent, which changes
+// nothing. The variable is removed from this process's environment at
+// package initialisation, so no child of a ccci process inherits it (an
+// exec keeps the pid and the parent: setsid(1), env and sh's exec before
+// ccci carry it).
+const ParentEnv = "CCCI_PARENT_PID"
+
+var parentPID = takeParentEnv()
+
+func takeParentEnv() int {
+	v, ok := os.LookupEnv(ParentEnv)
+	if !ok {
+		return 0
+	}
+	os.Unsetenv(ParentEnv)
+	if pid, err := strconv.Atoi(v); err == nil && pid > 1 {
+		return pid
+	}
+	return 0
+}
+
+// parentDied reports whether the parent died: getppid() changed since Go
+// init, or the process named by $CCCI_PARENT_PID has exited (a zombie
+// included: pidfd_open and poll say so; kill(pid, 0) where pidfds are
+// missing). Both read pids in this process's own PID namespace.
+func parentDied() bool {
+	if os.Getppid() != startPPID {
+		return true
+	}
+	if parentPID == 0 || parentPID == startPPID {
+		return false
+	}
+	fd, err := unix.PidfdOpen(parentPID, 0)
+	if err == unix.ESRCH {
+		return true
+	}
+	if err != nil {
+		return unix.Kill(parentPID, 0) == unix.ESRCH
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&unix.POLLIN != 0
+}
 
 // Defaults for the zero values of Options.Deadline and Options.Grace.
 const (
@@ -109,7 +164,7 @@ func Begin(ctx context.Context, o Options) *Lifetime {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0); err != nil {
 		l.logf("prctl PR_SET_PDEATHSIG: %v (the death of the parent will not end the run)", err)
 	}
-	if os.Getppid() != startPPID {
+	if parentDied() {
 		l.enter(statusSignal+int(syscall.SIGTERM), "parent process died", nil)
 	}
 	l.timer = time.AfterFunc(o.Deadline, func() {
@@ -130,7 +185,7 @@ func (l *Lifetime) watch(parent context.Context) {
 		case s := <-l.sigs:
 			sig := s.(syscall.Signal)
 			reason := sigName(sig)
-			if sig == syscall.SIGTERM && os.Getppid() != startPPID {
+			if sig == syscall.SIGTERM && parentDied() {
 				reason = "parent process died (SIGTERM)"
 			}
 			l.enter(statusSignal+int(sig), reason, &sig)

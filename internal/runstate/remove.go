@@ -15,6 +15,14 @@ import (
 // removes nothing; a HoldLive that starts meanwhile waits and then gets
 // ErrRemoved. A run that does not exist is already removed.
 //
+// force is for the run's own EXIT trap, which runs while its own
+// ancestors (the step's ccci-runstate hold) hold the live-lock: minAge
+// does not count, and holders that are this process or its ancestors are
+// not in the way. Any other holder (an applet of the run still working, a
+// build with the same run id) still gives ErrLive: a live run's state is
+// never removed, --force included (tests/testdata/pipeline/rm_live.txtar).
+// Without /proc/locks force cannot tell, and refuses a held lock.
+//
 // The walk goes by file descriptor: every directory is opened with
 // openat(O_NOFOLLOW|O_DIRECTORY) relative to its parent's fd and every entry
 // unlinked with unlinkat, so a symlink anywhere inside (to /, to the shared
@@ -41,14 +49,16 @@ func (r *Run) Remove(force bool, minAge time.Duration) error {
 		return &os.PathError{Op: "open", Path: r.Dir, Err: err}
 	}
 	defer unix.Close(dir)
-	if !force {
-		release, err := r.checkDead(dir, minAge)
-		if err != nil {
-			return err
-		}
-		// Held exclusively until the directory is gone.
-		defer release()
+	if force {
+		minAge = 0
 	}
+	release, err := r.checkDead(dir, minAge, force)
+	if err != nil {
+		return err
+	}
+	// Held exclusively until the directory is gone (unless our own
+	// ancestors hold it shared).
+	defer release()
 	if err := removeContents(dir, r.Dir); err != nil {
 		return err
 	}
@@ -56,8 +66,10 @@ func (r *Run) Remove(force bool, minAge time.Duration) error {
 }
 
 // checkDead takes the live-lock exclusively and fails with ErrLive if it is
-// held or the run is younger than minAge; release drops the lock.
-func (r *Run) checkDead(dir int, minAge time.Duration) (release func(), err error) {
+// held or the run is younger than minAge; release drops the lock. With
+// own, a lock held only by this process's ancestors is not in the way
+// (ownHolders); then nothing is taken.
+func (r *Run) checkDead(dir int, minAge time.Duration, own bool) (release func(), err error) {
 	release = func() {}
 	var st unix.Stat_t
 	lp := r.Dir + "/" + liveName
@@ -70,6 +82,13 @@ func (r *Run) checkDead(dir int, minAge time.Duration) (release func(), err erro
 	default:
 		f := os.NewFile(uintptr(fd), lp)
 		held, herr := tryExclusive(f)
+		if herr == nil && held && own {
+			var others []int
+			if held, others = !ownHolders(lp), strangers(lp); held && len(others) > 0 {
+				f.Close()
+				return nil, fmt.Errorf("run %s: %w (its live-lock is held by pid %d (%s), not by this run's own process tree)", r.ID, ErrLive, others[0], comm(others[0]))
+			}
+		}
 		if herr != nil || held {
 			f.Close()
 			if herr != nil {

@@ -63,3 +63,24 @@ func comm(pid int) string {
 	}
 	return "?"
 }
+
+// ownHolders reports whether path's flock is held, by the kernel's word,
+// only by this process and its ancestors (a run's EXIT trap under the
+// step's ccci-runstate hold), seen twice 10ms apart so that a prober's
+// momentary exclusive lock is not missed. No holder listed, or no
+// /proc/locks, is false: it cannot be told.
+func ownHolders(path string) bool {
+	for i := 0; i < 2; i++ {
+		if i > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		hs, err := kflock.Holders(path)
+		if err != nil || len(hs) == 0 {
+			return false
+		}
+		if len(strangers(path)) > 0 {
+			return false
+		}
+	}
+	return true
+}
