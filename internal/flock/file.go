@@ -112,16 +112,6 @@ func who(uid uint32) string {
 	return s
 }
 
-// flockRetry is flock(2) retried on EINTR (a signal to the blocked thread).
-func flockRetry(fd, how int) error {
-	for {
-		err := unix.Flock(fd, how)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
-
 // sameFile reports whether path still names the inode an open fd has (no
 // symlink followed): one lstat, as the fd's own inode was taken at open.
 func sameFile(fd inode, path string) (bool, error) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,16 +27,6 @@ var ErrLive = errors.New("run is live")
 // ErrRemoved is returned by HoldLive when the run was removed while it
 // waited for the live-lock (a janitor reaped it as dead).
 var ErrRemoved = errors.New("run directory was removed while waiting for its live-lock")
-
-// flock retries on EINTR, as cmd/go/internal/lockedfile does.
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
 
 // HoldLive marks the run live until release is called (or the process
 // dies): a shared flock on <run>/live.lock, on an fd opened O_CLOEXEC (Go's
@@ -58,7 +49,7 @@ func (r *Run) HoldLive() (release func(), err error) {
 		return nil, err
 	}
 	// Blocks only while a prober holds it exclusively (Live, Remove).
-	if err := flock(f, lockSH); err != nil {
+	if err := lockfile.Flock(int(f.Fd()), lockSH); err != nil {
 		f.Close()
 		return nil, &os.PathError{Op: "flock", Path: p, Err: err}
 	}
@@ -157,7 +148,7 @@ func regular(f *os.File) error {
 // held=true if someone else has it. On success the caller holds it until f
 // is closed.
 func tryExclusive(f *os.File) (held bool, err error) {
-	err = flock(f, lockEX|unix.LOCK_NB)
+	err = lockfile.Flock(int(f.Fd()), lockEX|unix.LOCK_NB)
 	if err == unix.EWOULDBLOCK {
 		return true, nil
 	}
