@@ -86,7 +86,7 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 		// A probe (the janitor's reap of a bare lockfile) skips the look:
 		// all it does under the lock is Unlink, which makes the same check.
 		if !r.Probe {
-			same, err := sameFile(ino, path)
+			same, err := lockfile.SameFile(ino, path)
 			if err != nil || !same {
 				unix.Close(fd)
 				if err != nil {
@@ -177,7 +177,7 @@ func deref(h *lock.Holder) lock.Holder {
 type held struct {
 	mu    sync.Mutex
 	fd    int // -1 once released
-	ino   inode
+	ino   lockfile.Inode
 	path  string
 	probe bool
 	token uint64
@@ -196,7 +196,7 @@ func (l *held) Unlink() error {
 	if l.fd < 0 {
 		return fmt.Errorf("unlink %s: lock already released", l.path)
 	}
-	same, err := sameFile(l.ino, l.path)
+	same, err := lockfile.SameFile(l.ino, l.path)
 	if err != nil || !same {
 		return err
 	}

@@ -12,14 +12,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 )
 
 // openLock opens path for locking. create adds O_CREAT (Acquire); Probe
 // never creates. O_NONBLOCK keeps a planted FIFO from hanging the open.
 // The fd is a raw int, not an *os.File: no finalizer can ever close it,
 // and so release the lock, while it is held. The returned inode is the
-// fd's, for sameFile: it cannot change while the fd is open.
-func openLock(path string, create bool) (int, inode, error) {
+// fd's, for lockfile.SameFile: it cannot change while the fd is open.
+func openLock(path string, create bool) (int, lockfile.Inode, error) {
 	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
 	if create {
 		flags |= unix.O_RDWR | unix.O_CREAT
@@ -36,36 +37,33 @@ func openLock(path string, create bool) (int, inode, error) {
 	}
 	if err != nil {
 		if err == unix.ELOOP {
-			return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
+			return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
 		}
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "fstat", Path: path, Err: err}
+		return -1, lockfile.Inode{}, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
+		return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
 	case int(st.Uid) != os.Geteuid():
 		// Planted by another user (in a shared /run/lock anyone may
 		// create it, and hold it to block the domain), or theirs to move
 		// aside: never ours to trust (TestOpenRefuses).
 		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("owned by %s, not by us (%s); refusing it", who(st.Uid), who(uint32(os.Geteuid())))}
+		return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("owned by %s, not by us (%s); refusing it", who(st.Uid), who(uint32(os.Geteuid())))}
 	case st.Nlink > 1:
 		// A hard link planted to a file elsewhere: writing the holder record
 		// would write outside the lock dir.
 		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
+		return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
 	}
-	return fd, inode{st.Dev, st.Ino}, nil
+	return fd, lockfile.Inode{Dev: uint64(st.Dev), Ino: st.Ino}, nil
 }
-
-// inode identifies a file: what an open fd names for as long as it is open.
-type inode struct{ dev, ino uint64 }
 
 // ensureDir creates a missing lock dir (0755), but never its parents: only
 // the lock dir itself is ever created.
@@ -110,19 +108,6 @@ func who(uid uint32) string {
 		s += " (" + u.Username + ")"
 	}
 	return s
-}
-
-// sameFile reports whether path still names the inode an open fd has (no
-// symlink followed): one lstat, as the fd's own inode was taken at open.
-func sameFile(fd inode, path string) (bool, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		if err == unix.ENOENT {
-			return false, nil
-		}
-		return false, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	return fd == inode{st.Dev, st.Ino}, nil
 }
 
 // readRecord reads the holder record at the start of fd's file.

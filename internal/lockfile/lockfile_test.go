@@ -1,6 +1,7 @@
 package lockfile
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -35,6 +36,47 @@ func TestFlock(t *testing.T) {
 	} {
 		if err := Flock(step.fd, step.how); err != step.want {
 			t.Fatalf("Flock(fd %d, %#x) = %v; want %v", step.fd, step.how, err, step.want)
+		}
+	}
+}
+
+// TestSameFile: a path names an open fd's file while that very inode is
+// there; unlinked, replaced by another file, or a symlink to it (never
+// followed), it does not; only a failed lstat other than ENOENT is an error.
+func TestSameFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.lock")
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	ino, err := InodeOf(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func() error
+		path   string
+		want   bool
+	}{
+		{"unchanged", nil, path, true},
+		{"symlink to it", nil, link, false},
+		{"unlinked", func() error { return os.Remove(path) }, path, false},
+		{"replaced", func() error { return os.WriteFile(path, nil, 0o600) }, path, false},
+	} {
+		if tc.change != nil {
+			if err := tc.change(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := SameFile(ino, tc.path); got != tc.want || err != nil {
+			t.Errorf("%s: SameFile = %v, %v; want %v, nil", tc.name, got, err, tc.want)
 		}
 	}
 }

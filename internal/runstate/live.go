@@ -48,13 +48,21 @@ func (r *Run) HoldLive() (release func(), err error) {
 		f.Close()
 		return nil, err
 	}
+	ino, err := lockfile.InodeOf(int(f.Fd()))
+	if err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "fstat", Path: p, Err: err}
+	}
 	// Blocks only while a prober holds it exclusively (Live, Remove).
 	if err := lockfile.Flock(int(f.Fd()), lockSH); err != nil {
 		f.Close()
 		return nil, &os.PathError{Op: "flock", Path: p, Err: err}
 	}
-	if !sameFile(f, p) {
+	if same, err := lockfile.SameFile(ino, p); err != nil || !same {
 		f.Close()
+		if err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("run %s: %w", r.ID, ErrRemoved)
 	}
 	touch(f)
@@ -65,16 +73,6 @@ func touch(f *os.File) {
 	now := time.Now()
 	tv := unix.NsecToTimeval(now.UnixNano())
 	unix.Futimes(int(f.Fd()), []unix.Timeval{tv, tv})
-}
-
-// sameFile reports whether path still names f's inode.
-func sameFile(f *os.File, path string) bool {
-	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Lstat(path)
-	return err == nil && os.SameFile(a, b)
 }
 
 // Live reports whether the run is live: its live-lock is held by someone
