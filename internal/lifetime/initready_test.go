@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
 
 // initGate holds the Go init (this test binary re-executed) where it has
@@ -85,7 +87,7 @@ func TestInitReady(t *testing.T) {
 				if err := p.Signal(syscall.SIGTERM); err != nil {
 					t.Fatal(err)
 				}
-				want = statusSignal + int(syscall.SIGTERM)
+				want = 143 // 128+SIGTERM, the command's
 				os.WriteFile(gate, nil, 0o644)
 			}
 			waitUntil(t, "the init to be ready", func() bool { return ready(hold) })
@@ -103,7 +105,7 @@ func TestInitReady(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st := exitStatus(ps); st != want {
+			if st := applet.Status(ps); st != want {
 				t.Errorf("init exit %d, want %d", st, want)
 			}
 		})
