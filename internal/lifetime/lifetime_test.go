@@ -264,24 +264,6 @@ func TestNested(t *testing.T) {
 	}
 }
 
-func TestParsePPID(t *testing.T) {
-	for _, tc := range []struct {
-		stat string
-		ppid int
-		ok   bool
-	}{
-		{"123 (sh) S 45 123 45 0", 45, true},
-		{"9 (a) b (c)) R 7 9 9", 7, true},
-		{"9 (no close paren S 7", 0, false},
-		{"9 (x)", 0, false},
-	} {
-		ppid, ok := parsePPID([]byte(tc.stat))
-		if ppid != tc.ppid || ok != tc.ok {
-			t.Errorf("parsePPID(%q) = %d, %v; want %d, %v", tc.stat, ppid, ok, tc.ppid, tc.ok)
-		}
-	}
-}
-
 // TestInitRefusesOutsideNamespace: the init run by hand, outside a PID
 // namespace, must not kill(-1) (that would signal every process we may).
 func TestInitRefusesOutsideNamespace(t *testing.T) {
