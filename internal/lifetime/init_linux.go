@@ -23,17 +23,17 @@ const InitArg = "__ccci_init"
 // raceFD is the read end of the pipe whose write end Run holds.
 const raceFD = 3
 
-// initSignalsSet is for tests only: when set, the Go init calls it once it
-// takes its signals and before it tells Run so (TestInitReady).
-var initSignalsSet func()
-
 // InitMain is the init of a run, re-executed by Run; args are
 // PROG MODE GRACE COMMAND [ARG...]. It forks the command into its own
 // process group, forwards TERM/INT/HUP, reaps every orphan, and when the
 // command exits ends whatever it left (SIGTERM, GRACE, SIGKILL), then exits
 // with the command's status. It is never the command itself: a PID 1
 // without a handler would ignore SIGTERM.
-func InitMain(args []string) int {
+func InitMain(args []string) int { return initMain(args, nil) }
+
+// initMain is InitMain; signalsSet, when not nil, is called once the init
+// takes its signals and before it tells Run so (TestInitReady's gate).
+func initMain(args []string, signalsSet func()) int {
 	if len(args) < 4 {
 		fmt.Fprintf(os.Stderr, "ccci: %s is for ccci's own use\n", InitArg)
 		return applet.ExitUsage
@@ -61,8 +61,8 @@ func InitMain(args []string) int {
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, Terminating...) // all but TERM forwarded to the command
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	if initSignalsSet != nil {
-		initSignalsSet()
+	if signalsSet != nil {
+		signalsSet()
 	}
 	// Closing the race pipe tells Run we catch SIGTERM now (awaitInit):
 	// one sent earlier would be dropped by the kernel (we are PID 1) or

@@ -14,7 +14,7 @@ import (
 )
 
 // initGate holds the Go init (this test binary re-executed) where it has
-// set up its signals and not yet told Run (initSignalsSet): it writes
+// set up its signals and not yet told Run (initMain's signalsSet): it writes
 // GATE.waiting, then waits, at most deadline, for GATE to exist.
 func initGate(gate string) {
 	os.WriteFile(gate+".waiting", []byte(strconv.Itoa(os.Getpid())), 0o644)

@@ -22,10 +22,11 @@ import (
 // runs a command under a Lifetime, for the scripts in testdata/script.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == InitArg {
+		var signalsSet func()
 		if gate := os.Getenv("LIFETIME_INIT_GATE"); gate != "" {
-			initSignalsSet = func() { initGate(gate) }
+			signalsSet = func() { initGate(gate) }
 		}
-		os.Exit(InitMain(os.Args[2:]))
+		os.Exit(initMain(os.Args[2:], signalsSet))
 	}
 	testscript.Main(m, map[string]func(){"lifetime-run": lifetimeRun})
 }
