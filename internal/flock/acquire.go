@@ -177,7 +177,7 @@ func deref(h *lock.Holder) lock.Holder {
 type held struct {
 	mu    sync.Mutex
 	fd    int // -1 once released
-	ino   lockfile.Inode
+	ino   inode
 	path  string
 	probe bool
 	token uint64

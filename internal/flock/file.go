@@ -20,7 +20,7 @@ import (
 // The fd is a raw int, not an *os.File: no finalizer can ever close it,
 // and so release the lock, while it is held. The returned inode is the
 // fd's, for lockfile.SameFile: it cannot change while the fd is open.
-func openLock(path string, create bool) (int, lockfile.Inode, error) {
+func openLock(path string, create bool) (int, inode, error) {
 	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
 	if create {
 		flags |= unix.O_RDWR | unix.O_CREAT
@@ -37,33 +37,36 @@ func openLock(path string, create bool) (int, lockfile.Inode, error) {
 	}
 	if err != nil {
 		if err == unix.ELOOP {
-			return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
+			return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
 		}
-		return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, lockfile.Inode{}, &os.PathError{Op: "fstat", Path: path, Err: err}
+		return -1, inode{}, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		unix.Close(fd)
-		return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
 	case int(st.Uid) != os.Geteuid():
 		// Planted by another user (in a shared /run/lock anyone may
 		// create it, and hold it to block the domain), or theirs to move
 		// aside: never ours to trust (TestOpenRefuses).
 		unix.Close(fd)
-		return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("owned by %s, not by us (%s); refusing it", who(st.Uid), who(uint32(os.Geteuid())))}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("owned by %s, not by us (%s); refusing it", who(st.Uid), who(uint32(os.Geteuid())))}
 	case st.Nlink > 1:
 		// A hard link planted to a file elsewhere: writing the holder record
 		// would write outside the lock dir.
 		unix.Close(fd)
-		return -1, lockfile.Inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
 	}
-	return fd, lockfile.Inode{Dev: uint64(st.Dev), Ino: st.Ino}, nil
+	return fd, inode{Dev: st.Dev, Ino: st.Ino}, nil
 }
+
+// inode identifies a file: what an open fd names for as long as it is open.
+type inode = lockfile.Inode
 
 // ensureDir creates a missing lock dir (0755), but never its parents: only
 // the lock dir itself is ever created.
