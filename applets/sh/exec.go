@@ -71,7 +71,7 @@ func (s *shell) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandlerFu
 		case "setsid":
 			cmd, ok := setsidArgs(hc, args[1:])
 			if !ok {
-				return interp.ExitStatus(2)
+				return interp.ExitStatus(applet.ExitUsage)
 			}
 			return s.foreground(ctx, cmd, true)
 		}

@@ -114,7 +114,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 		f, err := os.Open(path)
 		if err != nil {
 			env.Errorf("sh", "%v", err)
-			return 127 // as bash does for a script it cannot open
+			return applet.ExitNotFound // as bash does for a script it cannot open
 		}
 		defer f.Close()
 		src, name, arg0, params = f, args[0], args[0], args[1:]

@@ -12,13 +12,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 )
 
 // openLock opens path for locking. create adds O_CREAT (Acquire); Probe
 // never creates. O_NONBLOCK keeps a planted FIFO from hanging the open.
 // The fd is a raw int, not an *os.File: no finalizer can ever close it,
 // and so release the lock, while it is held. The returned inode is the
-// fd's, for sameFile: it cannot change while the fd is open.
+// fd's, for lockfile.SameFile: it cannot change while the fd is open.
 func openLock(path string, create bool) (int, inode, error) {
 	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
 	if create {
@@ -61,11 +62,11 @@ func openLock(path string, create bool) (int, inode, error) {
 		unix.Close(fd)
 		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
 	}
-	return fd, inode{st.Dev, st.Ino}, nil
+	return fd, inode{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
 // inode identifies a file: what an open fd names for as long as it is open.
-type inode struct{ dev, ino uint64 }
+type inode = lockfile.Inode
 
 // ensureDir creates a missing lock dir (0755), but never its parents: only
 // the lock dir itself is ever created.
@@ -110,29 +111,6 @@ func who(uid uint32) string {
 		s += " (" + u.Username + ")"
 	}
 	return s
-}
-
-// flockRetry is flock(2) retried on EINTR (a signal to the blocked thread).
-func flockRetry(fd, how int) error {
-	for {
-		err := unix.Flock(fd, how)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
-
-// sameFile reports whether path still names the inode an open fd has (no
-// symlink followed): one lstat, as the fd's own inode was taken at open.
-func sameFile(fd inode, path string) (bool, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		if err == unix.ENOENT {
-			return false, nil
-		}
-		return false, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	return fd == inode{st.Dev, st.Ino}, nil
 }
 
 // readRecord reads the holder record at the start of fd's file.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 	"golang.org/x/sys/unix"
 )
@@ -22,12 +23,7 @@ func Exclusive(lockDir string) (release func(), other string, err error) {
 	if err != nil {
 		return nil, "", &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	err = lockfile.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 	if err == unix.EWOULDBLOCK {
 		buf := make([]byte, 32)
 		n, _ := unix.Pread(fd, buf, 0)

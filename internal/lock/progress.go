@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/fatih/color"
-	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
@@ -100,6 +99,5 @@ func ColourOn(env *applet.Env) bool {
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return isTerminal(f)
 }
