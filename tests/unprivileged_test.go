@@ -87,7 +87,7 @@ func unprivSetup(e *testscript.Env) error {
 	dirs := []struct {
 		name  string
 		mode  uint32 // with the sticky bit, which os.Chmod spells otherwise
-		owned bool // by the runner
+		owned bool   // by the runner
 	}{
 		{"", 0o755, false}, {"bin", 0o755, false}, {"tmp", 0o1777, false},
 		{"lock", 0o1777, false}, {"ownlock", 0o755, true}, {"runs", 0o700, true},
