@@ -36,10 +36,7 @@ func openLock(path string, create bool) (int, inode, error) {
 		}
 	}
 	if err != nil {
-		if err == unix.ELOOP {
-			return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
-		}
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: err}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: whyNot(path, err)}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -55,7 +52,7 @@ func openLock(path string, create bool) (int, inode, error) {
 		// create it, and hold it to block the domain), or theirs to move
 		// aside: never ours to trust (TestOpenRefuses).
 		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("owned by %s, not by us (%s); refusing it", who(st.Uid), who(uint32(os.Geteuid())))}
+		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: notOurs(st.Uid)}
 	case st.Nlink > 1:
 		// A hard link planted to a file elsewhere: writing the holder record
 		// would write outside the lock dir.
@@ -63,6 +60,29 @@ func openLock(path string, create bool) (int, inode, error) {
 		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
 	}
 	return fd, inode{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// whyNot explains a failed open. A symlink is refused as such: ELOOP, or
+// EACCES when another user planted it in a sticky dir. So is a file of
+// another user that we may not open for writing, as notOurs says for one
+// we may (TestUnprivileged: the attacks of a second local user).
+func whyNot(path string, err error) error {
+	var st unix.Stat_t
+	switch {
+	case err == unix.ELOOP:
+	case err != unix.EACCES && err != unix.EPERM, unix.Lstat(path, &st) != nil:
+		return err
+	case st.Mode&unix.S_IFMT != unix.S_IFLNK:
+		if int(st.Uid) != os.Geteuid() {
+			return notOurs(st.Uid)
+		}
+		return err
+	}
+	return errors.New("is a symlink; refusing to follow it")
+}
+
+func notOurs(uid uint32) error {
+	return fmt.Errorf("owned by %s, not by us (%s); refusing it", who(uid), who(uint32(os.Geteuid())))
 }
 
 // inode identifies a file: what an open fd names for as long as it is open.
