@@ -106,6 +106,9 @@ func (c *cycle) run(ctx context.Context) int {
 		return c.fail(applet.ExitUsage, "%v", err)
 	}
 	defer b.Close()
+	if c.inst.LockNamespace, err = b.Namespace(ctx); err != nil {
+		return c.fail(1, "%v", err)
+	}
 
 	c.lt = lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: c.Deadline, Grace: c.Grace})
 	defer c.lt.End()

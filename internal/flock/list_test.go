@@ -2,6 +2,7 @@ package flock
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,7 +12,8 @@ import (
 
 // TestList: List names the lock dir's lockfiles by domain without opening
 // them; a name that is no domain's and an entry that is not a regular
-// file come back with Err, other files not at all; a missing dir has none.
+// file come back with Err, other files not at all; a missing dir is
+// os.ErrNotExist.
 func TestList(t *testing.T) {
 	dir := t.TempDir()
 	b := New(dir)
@@ -36,7 +38,7 @@ func TestList(t *testing.T) {
 	if strings.Join(got, "|") != want {
 		t.Errorf("List:\n%s\nwant\n%s", strings.Join(got, "|"), want)
 	}
-	if ls, err := New(filepath.Join(dir, "missing")).List(context.Background()); ls != nil || err != nil {
+	if ls, err := New(filepath.Join(dir, "missing")).List(context.Background()); ls != nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing dir: %v, %v", ls, err)
 	}
 }
