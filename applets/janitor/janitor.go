@@ -77,6 +77,10 @@ Options:
   --scope REGEX    consider only domains matching REGEX at all, labels
                    included: for a swarm shared with runs whose locks are
                    not in this host's lock dir (other hosts, test suites)
+  --adopt NS       judge apps of lock namespace NS as this janitor's own
+                   (after a host rename or a lock dir move; their locks
+                   are probed here); repeatable; '*' adopts every app in
+                   --scope, live runs of other namespaces included
   --min-age DUR    a run dir younger than this is live (default
                    $CCCI_RUN_MIN_AGE or 2m; 0: only a held live-lock)
   --grace DUR      SIGTERM to SIGKILL for processes of dead runs (default
@@ -103,7 +107,14 @@ type options struct {
 	grace, wait         time.Duration
 	match, keep, scope  string
 	abraDir             string
+	adopt               adoptFlag
 }
+
+// adoptFlag collects --adopt NS.
+type adoptFlag []string
+
+func (a *adoptFlag) String() string     { return "" }
+func (a *adoptFlag) Set(s string) error { *a = append(*a, s); return nil }
 
 func parse(env *applet.Env, args []string) (*options, error) {
 	o := &options{stale: 120 * time.Minute, minAge: 2 * time.Minute, grace: 10 * time.Second,
@@ -130,6 +141,7 @@ func parse(env *applet.Env, args []string) (*options, error) {
 	fs.StringVar(&o.keep, "keep", o.keep, "")
 	fs.StringVar(&o.scope, "scope", "", "")
 	fs.StringVar(&o.abraDir, "abra-dir", o.abraDir, "")
+	fs.Var(&o.adopt, "adopt", "")
 	pos, cmd, err := applet.Parse(fs, args, 0)
 	if err != nil {
 		return nil, err
@@ -153,6 +165,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	lockDir := env.GetenvDefault("CCCI_LOCK_DIR", flock.DefaultDir)
 	cfg := ij.Config{
 		RunsDir: runstate.Dir(env),
+		Adopt:   o.adopt,
 		AbraDir: o.abraDir,
 		Stale:   o.stale, MinAge: o.minAge, Grace: o.grace,
 		Look: o.check || o.dryRun,

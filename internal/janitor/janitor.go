@@ -56,14 +56,19 @@ type Swarm interface {
 
 // Config is one janitor pass.
 type Config struct {
-	Locks lock.Backend
+	Locks    lock.Backend
+	RunsDir  string
+	AbraDir  string // base ABRA_DIR: env files are servers/*/*.env under it
+	Swarm    Swarm  // nil when the engine could not be reached (SwarmErr says why)
+	SwarmErr error
+
 	// Namespace is Locks' (lock.Backend Namespace): only apps deployed
 	// under it are reaped; others are reported foreign, never touched.
 	Namespace string
-	RunsDir   string
-	AbraDir   string // base ABRA_DIR: env files are servers/*/*.env under it
-	Swarm     Swarm  // nil when the engine could not be reached (SwarmErr says why)
-	SwarmErr  error
+	// Adopt: apps of these namespaces are judged as ours too, their locks
+	// probed in Locks (a renamed host, a moved lock dir; AdoptAll: every
+	// app in Scope, for a test suite cleaning up after itself).
+	Adopt []string
 
 	Match, Keep *regexp.Regexp
 	// Scope, when set, limits every source to the domains it matches: a

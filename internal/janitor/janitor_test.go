@@ -355,3 +355,24 @@ func TestForeignApps(t *testing.T) {
 		t.Errorf("a foreign app's env file: %v", err)
 	}
 }
+
+// TestAdopt: an adopted namespace's apps are judged as ours (reaped once
+// their lock here is free); the others stay foreign; AdoptAll takes
+// every app, unlabelled ones included.
+func TestAdopt(t *testing.T) {
+	other := stack("app-18.ci.example", "18")
+	other.LockNamespaces = []string{"file:old-name:/run/lock"}
+	third := stack("app-19.ci.example", "19")
+	third.LockNamespaces = []string{"etcd:1f:/ccci/lock/"}
+	b := newBed(t, other, third, stack("app-20.ci.example"))
+	b.cfg.Adopt = []string{"file:old-name:/run/lock"}
+	rep := Run(context.Background(), b.cfg)
+	if strings.Join(b.sw.torn, " ") != "app-18.ci.example" || rep.Count(Foreign) != 2 {
+		t.Errorf("adopt one: torn down %v\n%s", b.sw.torn, strings.Join(lines(rep), "\n"))
+	}
+	b.cfg.Adopt = []string{AdoptAll}
+	rep = Run(context.Background(), b.cfg)
+	if strings.Join(b.sw.torn, " ") != "app-18.ci.example app-19.ci.example app-20.ci.example" || rep.Count(Foreign) != 0 {
+		t.Errorf("adopt all: torn down %v\n%s", b.sw.torn, strings.Join(lines(rep), "\n"))
+	}
+}

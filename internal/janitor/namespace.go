@@ -1,6 +1,12 @@
 package janitor
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
+
+// AdoptAll in Config.Adopt adopts every namespace.
+const AdoptAll = "*"
 
 // foreignApp reports, and leaves alone, a candidate that is not of this
 // janitor's lock namespace (Config.Namespace): its lock, if it has one,
@@ -13,19 +19,22 @@ import "strings"
 // whose objects ccci does not label) is ours only if our backend lists
 // its lock: a lockfile in our lock dir, as the janitor judged every app
 // before namespaces.
+//
+// Config.Adopt names namespaces judged as ours too; "*" adopts every one,
+// and unlabelled apps with them.
 func (p *pass) foreignApp(c *candidate) bool {
 	why := ""
 	if c.stack != nil && len(c.stack.LockNamespaces) > 0 {
 		var others []string
 		for _, ns := range c.stack.LockNamespaces {
-			if ns != p.cfg.Namespace {
+			if !p.ours(ns) {
 				others = append(others, ns)
 			}
 		}
 		if len(others) > 0 {
 			why = "deployed under lock namespace " + strings.Join(others, ", ") + ", not this janitor's (" + p.cfg.Namespace + ")"
 		}
-	} else if !c.lockfile {
+	} else if !c.lockfile && !slices.Contains(p.cfg.Adopt, AdoptAll) {
 		why = "no lock namespace label, and no lock at " + p.lockName(c.domain)
 	}
 	if why == "" {
@@ -33,4 +42,9 @@ func (p *pass) foreignApp(c *candidate) bool {
 	}
 	p.add(Item{Action: Foreign, Kind: "app", Name: c.domain, Domain: c.domain, Run: runsOf(c), Detail: why + "; not touched"})
 	return true
+}
+
+// ours is whether apps of namespace ns are this janitor's to judge.
+func (p *pass) ours(ns string) bool {
+	return ns == p.cfg.Namespace || slices.Contains(p.cfg.Adopt, ns) || slices.Contains(p.cfg.Adopt, AdoptAll)
 }
