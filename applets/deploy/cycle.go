@@ -164,6 +164,12 @@ func (c *cycle) reapLeftovers(ctx context.Context) int {
 	if left == nil || len(left.All()) == 0 {
 		return 0
 	}
+	// Our lock proves nothing about an app of another lock namespace.
+	for _, ns := range left.LockNamespaces {
+		if ns != c.inst.LockNamespace {
+			return c.fail(1, "%s is deployed under lock namespace %s, not ours (%s): its run may be live; not touching it", c.inst.Domain, ns, c.inst.LockNamespace)
+		}
+	}
 	fmt.Fprintf(c.env.Stderr, "== deploy: %s: a dead run left %d objects (runs %v); reaping them under the lock ==\n",
 		c.inst.Domain, len(left.All()), left.Runs)
 	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), TeardownBound)
