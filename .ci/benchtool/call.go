@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -67,30 +68,32 @@ func atoi(s string) int {
 	return n
 }
 
-// versus runs CMD_A and CMD_B (argv split at "---") n times each,
-// alternating call by call so both see the same load on a shared
-// machine, and prints the median wall ms of each.
+// versus runs CMD_A, CMD_B, ... (argv split at "---") n times each,
+// alternating call by call so all see the same load on a shared machine,
+// and prints the median wall ms of each.
 func versus(n int, argv []string) {
-	var a, b []string
+	var cmds [][]string
+	start := 0
 	for i, s := range argv {
 		if s == "---" {
-			a, b = argv[:i], argv[i+1:]
+			cmds, start = append(cmds, argv[start:i]), i+1
 		}
 	}
-	if len(a) == 0 || len(b) == 0 {
-		fail("usage: benchtool versus N CMD_A... --- CMD_B...")
+	cmds = append(cmds, argv[start:])
+	for _, c := range cmds {
+		if len(c) == 0 || len(cmds) < 2 {
+			fail("usage: benchtool versus N CMD_A... --- CMD_B... [--- CMD_C...]")
+		}
 	}
-	var wa, wb []float64
+	w := make([][]float64, len(cmds))
 	for i := 0; i < n; i++ {
-		for _, x := range []struct {
-			argv []string
-			w    *[]float64
-		}{{a, &wa}, {b, &wb}} {
-			c := exec.Command(x.argv[0], x.argv[1:]...)
-			t := time.Now()
-			check(c.Run())
-			*x.w = append(*x.w, ms(time.Since(t)))
+		for j, c := range cmds {
+			w[j] = append(w[j], timeRun(c))
 		}
 	}
-	fmt.Printf("%.3f %.3f\n", median(wa), median(wb))
+	var out []string
+	for _, v := range w {
+		out = append(out, fmt.Sprintf("%.3f", median(v)))
+	}
+	fmt.Println(strings.Join(out, " "))
 }

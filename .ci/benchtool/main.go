@@ -9,6 +9,9 @@
 //	benchtool teardown N ccci|flock DIR      p50/p99 ms, SIGTERM → lock free
 //	benchtool inittrace N [-top K] CMD...    GODEBUG=inittrace=1: median init ms
 //	                                         per process, and the top K packages
+//	benchtool breakdown N LOCKFILE HELLO CCCI CCCI-LOCK TINYGO
+//	                                         a ccci-lock call's wall time in parts
+//	benchtool spawn MODE ...                 (internal) one process of breakdown
 //	benchtool hold FIFO STAMP                (internal) block on FIFO, stamp, exit
 //	benchtool stamp STAMP                    (internal) stamp, exit
 //	benchtool sleepstamp STAMP               (internal) stamp, sleep until killed
@@ -58,6 +61,10 @@ func main() {
 		teardown(atoi(os.Args[2]), os.Args[3], os.Args[4])
 	case "inittrace":
 		inittrace(os.Args[2:])
+	case "breakdown":
+		breakdown(os.Args[2:])
+	case "spawn":
+		spawn(os.Args[2:])
 	case "sleepstamp":
 		sleepstamp(os.Args[2])
 	case "poll-lock":
