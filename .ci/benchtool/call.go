@@ -11,23 +11,49 @@ import (
 	"time"
 )
 
-// call runs CMD n times in a row and prints the median wall ms, the mean
-// wall ms and the median peak RSS in KiB. The RSS is wait4's ru_maxrss: the
-// largest of the process and the descendants it reaped (as time(1)'s %M),
-// so ccci-lock's re-executed init counts too.
+// call runs CMD n times and prints the median wall ms, the mean wall ms
+// and the median peak RSS in KiB. The RSS is wait4's ru_maxrss: the largest
+// of the process and the descendants it reaped (as time(1)'s %M), so
+// ccci-lock's init process counts too. Several commands (split at "---")
+// are run alternately, call by call, so all see the same load on a shared
+// machine; one line each, in order.
 func call(n int, argv []string) {
-	var wall, rss []float64
-	var total time.Duration
+	cmds := splitCmds(argv)
+	wall := make([][]float64, len(cmds))
+	rss := make([][]float64, len(cmds))
+	total := make([]float64, len(cmds))
 	for i := 0; i < n; i++ {
-		c := exec.Command(argv[0], argv[1:]...)
-		t := time.Now()
-		check(c.Run())
-		d := time.Since(t)
-		total += d
-		wall = append(wall, ms(d))
-		rss = append(rss, float64(c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss))
+		for j, a := range cmds {
+			c := exec.Command(a[0], a[1:]...)
+			t := time.Now()
+			check(c.Run())
+			d := ms(time.Since(t))
+			total[j] += d
+			wall[j] = append(wall[j], d)
+			rss[j] = append(rss[j], float64(c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss))
+		}
 	}
-	fmt.Printf("%.3f %.3f %.0f\n", median(wall), ms(total)/float64(n), median(rss))
+	for j := range cmds {
+		fmt.Printf("%.3f %.3f %.0f\n", median(wall[j]), total[j]/float64(n), median(rss[j]))
+	}
+}
+
+// splitCmds splits argv into commands at each "---".
+func splitCmds(argv []string) [][]string {
+	var cmds [][]string
+	start := 0
+	for i, s := range argv {
+		if s == "---" {
+			cmds, start = append(cmds, argv[start:i]), i+1
+		}
+	}
+	cmds = append(cmds, argv[start:])
+	for _, c := range cmds {
+		if len(c) == 0 {
+			fail("empty command (CMD... [--- CMD...])")
+		}
+	}
+	return cmds
 }
 
 func median(v []float64) float64 {
@@ -72,18 +98,9 @@ func atoi(s string) int {
 // alternating call by call so all see the same load on a shared machine,
 // and prints the median wall ms of each.
 func versus(n int, argv []string) {
-	var cmds [][]string
-	start := 0
-	for i, s := range argv {
-		if s == "---" {
-			cmds, start = append(cmds, argv[start:i]), i+1
-		}
-	}
-	cmds = append(cmds, argv[start:])
-	for _, c := range cmds {
-		if len(c) == 0 || len(cmds) < 2 {
-			fail("usage: benchtool versus N CMD_A... --- CMD_B... [--- CMD_C...]")
-		}
+	cmds := splitCmds(argv)
+	if len(cmds) < 2 {
+		fail("usage: benchtool versus N CMD_A... --- CMD_B... [--- CMD_C...]")
 	}
 	w := make([][]float64, len(cmds))
 	for i := 0; i < n; i++ {
