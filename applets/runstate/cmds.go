@@ -27,11 +27,11 @@ func initRun(env *applet.Env, r *rs.Run) int {
 	abraDir, err = abs(env, abraDir)
 	if err != nil {
 		env.Errorf(prog, "%v", err)
-		return exitFail
+		return applet.ExitFailure
 	}
 	if err := r.CheckNotTaken(); err != nil {
 		env.Errorf(prog, "init %s: %v", r.ID, err)
-		return exitFail
+		return applet.ExitFailure
 	}
 	base, err := rs.AbraBase(r.RunsDir, abraDir)
 	if err == nil {
@@ -39,7 +39,7 @@ func initRun(env *applet.Env, r *rs.Run) int {
 	}
 	if err != nil {
 		env.Errorf(prog, "init %s: %v", r.ID, err)
-		return exitFail
+		return applet.ExitFailure
 	}
 	var b strings.Builder
 	for _, kv := range r.Exports() {
@@ -66,7 +66,7 @@ func counter(env *applet.Env, r *rs.Run, sub, name string) int {
 	}
 	if err != nil {
 		env.Errorf(prog, "%s %s: %v", sub, name, err)
-		return exitFail
+		return applet.ExitFailure
 	}
 	fmt.Fprintln(env.Stdout, n)
 	return applet.ExitOK
@@ -81,7 +81,7 @@ func remove(env *applet.Env, r *rs.Run, o opts) int {
 		} else {
 			env.Errorf(prog, "rm: %v", err)
 		}
-		return exitFail
+		return applet.ExitFailure
 	}
 	return applet.ExitOK
 }
@@ -98,7 +98,7 @@ func ls(env *applet.Env, runsDir string, o opts) int {
 		skipped = rs.EntryErrors(err)
 		if skipped == nil {
 			env.Errorf(prog, "ls: %v", err)
-			return exitFail
+			return applet.ExitFailure
 		}
 	}
 	// Runs that could not be probed are named on stderr, the rest listed,
@@ -106,7 +106,7 @@ func ls(env *applet.Env, runsDir string, o opts) int {
 	status := applet.ExitOK
 	for _, e := range skipped {
 		env.Errorf(prog, "ls: skipped %v", e)
-		status = exitFail
+		status = applet.ExitFailure
 	}
 	if o.json {
 		out := make([]lsEntry, 0, len(infos))
@@ -117,7 +117,7 @@ func ls(env *applet.Env, runsDir string, o opts) int {
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
 			env.Errorf(prog, "ls: %v", err)
-			return exitFail
+			return applet.ExitFailure
 		}
 		return status
 	}
@@ -155,7 +155,7 @@ func hold(ctx context.Context, env *applet.Env, r *rs.Run, o opts, cmd []string)
 	held, err := r.HoldLive()
 	if err != nil {
 		env.Errorf(prog, "hold: %v", err)
-		return exitFail
+		return applet.ExitFailure
 	}
 	release := sync.OnceFunc(held)
 	defer release() // after lt.End: the tree is gone first

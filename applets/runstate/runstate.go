@@ -199,7 +199,7 @@ func run(ctx context.Context, env *applet.Env, fs *flag.FlagSet, o opts, sub str
 	r, err := rs.Open(runsDir, id)
 	if err != nil {
 		env.Errorf(prog, "%v", err)
-		return exitFail
+		return applet.ExitFailure
 	}
 	switch sub {
 	case "init":
@@ -224,7 +224,3 @@ func abs(env *applet.Env, p string) (string, error) {
 	}
 	return filepath.Abs(p)
 }
-
-// exitFail is any failure that is not a usage error (and a live run that
-// rm refuses), as for most tools.
-const exitFail = 1

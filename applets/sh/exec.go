@@ -2,6 +2,7 @@ package sh
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,10 @@ import (
 // where pending signal traps run: after the previous command returned,
 // before this one starts (bash runs them at the same point).
 func (s *shell) call(ctx context.Context, args []string) ([]string, error) {
+	if args[0] == internal+"div0" {
+		// A command's division by zero (divisions): the error fails it.
+		return nil, errors.New(args[1])
+	}
 	if args[0] != internal+"errtrap" {
 		s.calls.Add(1)
 	}
@@ -71,7 +76,7 @@ func (s *shell) execMiddleware(next interp.ExecHandlerFunc) interp.ExecHandlerFu
 		case "setsid":
 			cmd, ok := setsidArgs(hc, args[1:])
 			if !ok {
-				return interp.ExitStatus(2)
+				return interp.ExitStatus(applet.ExitUsage)
 			}
 			return s.foreground(ctx, cmd, true)
 		}

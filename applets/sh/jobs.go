@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"mvdan.cc/sh/v3/interp"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
 
 // grace is how long a foreground command has to exit after the signal that
@@ -75,10 +77,10 @@ func (s *shell) notFound(hc interp.HandlerContext, name string, err error) error
 	var ee *exec.Error
 	if errors.As(err, &ee) || strings.Contains(err.Error(), "not found") {
 		s.posf(hc, "%s: command not found", name)
-		return interp.ExitStatus(127)
+		return interp.ExitStatus(applet.ExitNotFound)
 	}
 	s.posf(hc, "%s: %v", name, err)
-	return interp.ExitStatus(126)
+	return interp.ExitStatus(applet.ExitCannotRun)
 }
 
 // foreground runs args and waits for it. If the run ends by an untrapped
@@ -125,10 +127,7 @@ func waitStatus(cmd *exec.Cmd, err error) int {
 		}
 		return 0
 	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return cmd.ProcessState.ExitCode()
+	return applet.Status(cmd.ProcessState)
 }
 
 // background starts args as a real child process and records it as a job;
@@ -140,7 +139,7 @@ func (s *shell) background(ctx context.Context, args []string) error {
 	if args[0] == "setsid" {
 		cmd, ok := setsidArgs(hc, args[1:])
 		if !ok {
-			return interp.ExitStatus(2)
+			return interp.ExitStatus(applet.ExitUsage)
 		}
 		args, setsid = cmd, true
 	}
@@ -235,7 +234,7 @@ func (s *shell) waitBuiltin(ctx context.Context, args []string) error {
 		j := s.findJob(a)
 		if j == nil {
 			errorf(hc, "wait: pid %s is not a child of this shell", a)
-			last = interp.ExitStatus(127)
+			last = interp.ExitStatus(applet.ExitNotFound)
 			continue
 		}
 		st, err := s.waitJob(ctx, hc, j)
@@ -257,7 +256,7 @@ func (s *shell) waitJob(ctx context.Context, hc interp.HandlerContext, j *job) (
 				return 0, err
 			}
 			if sig != 0 {
-				return 0, interp.ExitStatus(uint8(128 + int(sig)))
+				return 0, interp.ExitStatus(uint8(applet.SignalStatus(sig)))
 			}
 		}
 		select {
@@ -306,7 +305,7 @@ func (s *shell) killBuiltin(ctx context.Context, args []string) error {
 	}
 	if len(args) == 0 {
 		errorf(hc, "kill: usage: kill [-s SIG | -SIG] PID|%%N|-PGID...")
-		return interp.ExitStatus(2)
+		return interp.ExitStatus(applet.ExitUsage)
 	}
 	status := 0
 	for _, a := range args {

@@ -12,6 +12,7 @@
 package sh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -114,7 +115,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 		f, err := os.Open(path)
 		if err != nil {
 			env.Errorf("sh", "%v", err)
-			return 127 // as bash does for a script it cannot open
+			return applet.ExitNotFound // as bash does for a script it cannot open
 		}
 		defer f.Close()
 		src, name, arg0, params = f, args[0], args[0], args[1:]
@@ -123,7 +124,12 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 		stdin = strings.NewReader("") // the script consumed it
 	}
 
-	file, err := syntax.NewParser().Parse(src, name)
+	text, err := io.ReadAll(src)
+	if err != nil {
+		env.Errorf("sh", "%s: %v", name, err)
+		return 127
+	}
+	file, err := syntax.NewParser().Parse(bytes.NewReader(text), name)
 	if err != nil {
 		env.Errorf("sh", "%v", err)
 		return applet.ExitUsage // bash's status for a syntax error
@@ -134,6 +140,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	}
 	file.Name = arg0
 	rewrite(file)
+	divisions(file, text, name)
 
 	s := newShell(env)
 	return s.run(ctx, file, name, stdin, append(opts, append([]string{"--"}, params...)...))

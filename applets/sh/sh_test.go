@@ -81,3 +81,39 @@ func TestParseSignal(t *testing.T) {
 		}
 	}
 }
+
+// A division or remainder by zero at run time fails as in bash, naming the
+// line, the expression and the rest from the divisor on: an expansion
+// ends the shell (a subshell only itself), a command fails with status 1.
+// A non-zero divisor computes as before.
+func TestDivisions(t *testing.T) {
+	const msg = "ccci-sh: -c: line %s: division by 0 (error token is %s)\n"
+	for _, tc := range []struct {
+		script, stdout, stderr string
+		status                 int
+	}{
+		{`x=2; echo $((7/x)) $((7%x)) $((8/(x*2))); y=9; ((y/=x)); let y%=x; echo $y`, "3 1 2\n0\n", "", 0},
+		{`x=0; echo $((5/x)); echo no`, "", `1: 5/x|"x"`, 1},
+		{`x=0; echo $[5%x]`, "", `1: 5%x|"x"`, 1},
+		{"x=0\n\necho $(( 8 / (4 / x) ))", "", `3: 8 / (4 / x) |"x) "`, 1},
+		{`x=0; y=abcd; echo ${y:1/x}`, "", `1: 1/x|"x"`, 1},
+		{`set -e; trap 'echo bye $?' EXIT; x=0; : $((x /= 0)); echo no`, "bye 1\n", `1: x /= 0|"0"`, 1},
+		{`x=0; (echo $((1/x)); echo no); echo $?`, "1\n", `1: 1/x|"x"`, 0},
+		{`x=0; ((y = 5 % x)); echo $?`, "1\n", `1: ((: y = 5 % x|"x"`, 0},
+		{`x=0; let y=1+5/x; echo $?`, "1\n", `1: let: y=1+5/x|"x"`, 0},
+	} {
+		var out, errb bytes.Buffer
+		env := &applet.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+			Environ: []string{"PATH=/usr/bin:/bin"}, Dir: t.TempDir()}
+		got := Main(context.Background(), env, []string{"-c", tc.script})
+		want := ""
+		if tc.stderr != "" {
+			where, token, _ := strings.Cut(tc.stderr, "|")
+			want = strings.Replace(strings.Replace(msg, "%s", where, 1), "%s", token, 1)
+		}
+		if got != tc.status || out.String() != tc.stdout || errb.String() != want {
+			t.Errorf("%q: status %d, stdout %q, stderr %q; want %d, %q, %q",
+				tc.script, got, out.String(), errb.String(), tc.status, tc.stdout, want)
+		}
+	}
+}

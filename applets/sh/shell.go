@@ -100,7 +100,7 @@ func (s *shell) run(ctx context.Context, file *syntax.File, name string, stdin i
 	s.setCancel(cancel2)
 
 	if sig := s.fatal.Load(); sig != 0 {
-		status = 128 + int(sig)
+		status = applet.SignalStatus(syscall.Signal(sig))
 	} else if !exited {
 		// A trapped signal that arrived after the last command still runs.
 		status = s.runPendingAtEnd(after, r, file.Name, status)
@@ -117,7 +117,7 @@ func (s *shell) status(err error) int {
 	case errors.As(err, &es):
 		return int(es)
 	case s.fatal.Load() != 0:
-		return 128 + int(s.fatal.Load())
+		return applet.SignalStatus(syscall.Signal(s.fatal.Load()))
 	default:
 		s.env.Errorf("sh", "%v", err)
 		return 1

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 	"mvdan.cc/sh/v3/interp"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	"git.coopcloud.tech/toolshed/ccci/internal/lifetime"
 )
 
@@ -72,7 +73,7 @@ func (s *shell) ended(sig syscall.Signal) *lifetime.Ended {
 	if sig == syscall.SIGTERM && os.Getppid() != s.ppid {
 		reason = "parent process died (SIGTERM)"
 	}
-	return &lifetime.Ended{Status: 128 + int(sig), Reason: reason}
+	return &lifetime.Ended{Status: applet.SignalStatus(sig), Reason: reason}
 }
 
 func (s *shell) hasPending() bool {
@@ -121,7 +122,7 @@ func (s *shell) runPending(ctx context.Context, hc interp.HandlerContext, fromWa
 		src := action + "\n" + internal + "trapdone"
 		if fromWait {
 			// Part of an && list, a failure sets $? without errexit or ERR.
-			src = fmt.Sprintf("%sstatus %d && :\n%s", internal, 128+int(sig), src)
+			src = fmt.Sprintf("%sstatus %d && :\n%s", internal, applet.SignalStatus(sig), src)
 		}
 		s.trapDone.Store(false)
 		err := hc.Builtin(ctx, []string{"eval", src})
@@ -175,7 +176,7 @@ func (s *shell) trapBuiltin(ctx context.Context, args []string) error {
 		return nil
 	} else if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
 		errorf(hc, "trap: %s: invalid option", args[0])
-		return interp.ExitStatus(2)
+		return interp.ExitStatus(applet.ExitUsage)
 	}
 	if len(args) == 0 {
 		s.listTraps(hc, nil)

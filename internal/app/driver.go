@@ -176,7 +176,7 @@ func (a *Instance) abraOut(ctx context.Context, stdout io.Writer, args ...string
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = a.Environ
 	cmd.Stdout, cmd.Stderr = stdout, a.Log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = abraProcAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = a.Grace
 	if err := cmd.Run(); err != nil {

@@ -15,14 +15,19 @@ import (
 	"strings"
 )
 
-// Exit statuses shared by every applet (../shared/CONTRACT.md, "Exit codes").
+// Exit statuses shared by every applet (../shared/CONTRACT.md, "Exit
+// codes"), and those of a command an applet runs (status.go): the only
+// place ccci defines them.
 const (
 	ExitOK        = 0   // success
 	ExitConflict  = 1   // lock conflict under -n, or -w timeout
+	ExitFailure   = 1   // any other failure (ccci-runstate, ccci-sh builtins)
 	ExitUsage     = 2   // usage error or invalid input
 	ExitInvariant = 3   // a run invariant was violated (deploy-count != 1)
 	ExitLost      = 75  // the lock was lost while held (etcd lease expired); EX_TEMPFAIL
 	ExitDeadline  = 124 // the hard deadline expired, as timeout(1)
+	ExitCannotRun = 126 // the command was found but could not be started, as a shell's
+	ExitNotFound  = 127 // the command was not found, as a shell's
 	ExitSignal    = 128 // plus the signal number, after teardown completed
 )
 

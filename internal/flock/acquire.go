@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 )
 
 // Acquire implements lock.Backend: try at once; if held, report the holder
@@ -56,7 +57,7 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 		if err != nil {
 			return nil, err
 		}
-		err = flockRetry(fd, how|unix.LOCK_NB)
+		err = lockfile.Flock(fd, how|unix.LOCK_NB)
 		if err == unix.EWOULDBLOCK {
 			h := readHolder(path)
 			if r.NonBlock {
@@ -85,7 +86,7 @@ func (b *Backend) Acquire(ctx context.Context, r lock.Request) (lock.Lock, error
 		// A probe (the janitor's reap of a bare lockfile) skips the look:
 		// all it does under the lock is Unlink, which makes the same check.
 		if !r.Probe {
-			same, err := sameFile(ino, path)
+			same, err := lockfile.SameFile(ino, path)
 			if err != nil || !same {
 				unix.Close(fd)
 				if err != nil {
@@ -127,7 +128,7 @@ func wait(ctx context.Context, fd, how int, timeout, still <-chan time.Time, onS
 	abandoned := false
 	done := make(chan error, 1)
 	go func() {
-		err := flockRetry(fd, how)
+		err := lockfile.Flock(fd, how)
 		mu.Lock()
 		defer mu.Unlock()
 		if abandoned {
@@ -195,7 +196,7 @@ func (l *held) Unlink() error {
 	if l.fd < 0 {
 		return fmt.Errorf("unlink %s: lock already released", l.path)
 	}
-	same, err := sameFile(l.ino, l.path)
+	same, err := lockfile.SameFile(l.ino, l.path)
 	if err != nil || !same {
 		return err
 	}
@@ -220,7 +221,7 @@ func (l *held) Release() error {
 	// lock then. A probe, held for microseconds over an unlink, closes.
 	var uerr error
 	if !l.probe {
-		uerr = flockRetry(fd, unix.LOCK_UN)
+		uerr = lockfile.Flock(fd, unix.LOCK_UN)
 	}
 	if err := unix.Close(fd); err != nil {
 		return &os.PathError{Op: "close", Path: l.path, Err: err}

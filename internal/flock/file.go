@@ -5,67 +5,23 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/user"
 	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 )
 
-// openLock opens path for locking. create adds O_CREAT (Acquire); Probe
-// never creates. O_NONBLOCK keeps a planted FIFO from hanging the open.
-// The fd is a raw int, not an *os.File: no finalizer can ever close it,
-// and so release the lock, while it is held. The returned inode is the
-// fd's, for sameFile: it cannot change while the fd is open.
+// openLock opens path for locking: lockfile.Open, the checks every
+// lockfile of ccci gets (TestOpenRefuses).
 func openLock(path string, create bool) (int, inode, error) {
-	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
-	if create {
-		flags |= unix.O_RDWR | unix.O_CREAT
-	} else {
-		flags |= unix.O_RDONLY
-	}
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Open(path, flags, 0o644)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		if err == unix.ELOOP {
-			return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("is a symlink; refusing to follow it")}
-		}
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "fstat", Path: path, Err: err}
-	}
-	switch {
-	case st.Mode&unix.S_IFMT != unix.S_IFREG:
-		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: errors.New("not a regular file; refusing it")}
-	case int(st.Uid) != os.Geteuid():
-		// Planted by another user (in a shared /run/lock anyone may
-		// create it, and hold it to block the domain), or theirs to move
-		// aside: never ours to trust (TestOpenRefuses).
-		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("owned by %s, not by us (%s); refusing it", who(st.Uid), who(uint32(os.Geteuid())))}
-	case st.Nlink > 1:
-		// A hard link planted to a file elsewhere: writing the holder record
-		// would write outside the lock dir.
-		unix.Close(fd)
-		return -1, inode{}, &os.PathError{Op: "open", Path: path, Err: fmt.Errorf("has %d hard links; refusing it", st.Nlink)}
-	}
-	return fd, inode{st.Dev, st.Ino}, nil
+	return lockfile.Open(path, create)
 }
 
 // inode identifies a file: what an open fd names for as long as it is open.
-type inode struct{ dev, ino uint64 }
+type inode = lockfile.Inode
 
 // ensureDir creates a missing lock dir (0755), but never its parents: only
 // the lock dir itself is ever created.
@@ -98,42 +54,12 @@ func checkDir(dir string) error {
 	case st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0:
 		return fmt.Errorf("lock dir %s: writable by others without the sticky bit (mode %v): anyone could move a held lockfile aside; refusing it", dir, mode)
 	case st.Uid != 0 && int(st.Uid) != os.Geteuid():
-		return fmt.Errorf("lock dir %s: owned by %s, neither root nor us (%s); refusing it", dir, who(st.Uid), who(uint32(os.Geteuid())))
+		return fmt.Errorf("lock dir %s: owned by %s, neither root nor us (%s); refusing it", dir, lockfile.Who(st.Uid), lockfile.Who(uint32(os.Geteuid())))
 	}
 	return nil
 }
 
 // who names a uid for a message: "uid 1000 (alice)".
-func who(uid uint32) string {
-	s := fmt.Sprintf("uid %d", uid)
-	if u, err := user.LookupId(fmt.Sprint(uid)); err == nil {
-		s += " (" + u.Username + ")"
-	}
-	return s
-}
-
-// flockRetry is flock(2) retried on EINTR (a signal to the blocked thread).
-func flockRetry(fd, how int) error {
-	for {
-		err := unix.Flock(fd, how)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
-
-// sameFile reports whether path still names the inode an open fd has (no
-// symlink followed): one lstat, as the fd's own inode was taken at open.
-func sameFile(fd inode, path string) (bool, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		if err == unix.ENOENT {
-			return false, nil
-		}
-		return false, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	return fd == inode{st.Dev, st.Ino}, nil
-}
 
 // readRecord reads the holder record at the start of fd's file.
 func readRecord(fd int) (lock.Holder, error) {

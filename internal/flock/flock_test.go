@@ -559,3 +559,37 @@ func TestProbeShared(t *testing.T) {
 		t.Errorf("Status = %+v, %v; want a.org held, no holder", es, err)
 	}
 }
+
+// While only shared holders hold a lock, a blocked or refused exclusive
+// request names no holder rather than the last exclusive holder's record,
+// even when that record carries a shared holder's own pid (in-process:
+// ccci-sh runs ccci-lock in the same process twice).
+func TestNonBlockShared(t *testing.T) {
+	b := New(t.TempDir())
+	r := req("a.org")
+	r.Holder.Run = "old"
+	mustAcquire(t, b, r).Release()
+	sr := req("a.org")
+	sr.Shared = true
+	l := mustAcquire(t, b, sr)
+	defer l.Release()
+
+	nr := req("a.org")
+	nr.NonBlock = true
+	_, err := b.Acquire(context.Background(), nr)
+	if !errors.Is(err, lock.ErrWouldBlock) || strings.Contains(err.Error(), "run old") {
+		t.Errorf("-n under a shared holder: %v; want a conflict naming no stale holder", err)
+	}
+
+	var events []lock.Event
+	wr := req("a.org")
+	wr.Wait = 50 * time.Millisecond
+	wr.Notify = func(e lock.Event) { events = append(events, e) }
+	_, err = b.Acquire(context.Background(), wr)
+	if !errors.Is(err, lock.ErrTimeout) || strings.Contains(err.Error(), "run old") {
+		t.Errorf("-w under a shared holder: %v; want a timeout naming no stale holder", err)
+	}
+	if len(events) == 0 || events[0].Kind != lock.Waiting || events[0].Holder.Run != "" {
+		t.Errorf("events = %+v; want Waiting with no holder", events)
+	}
+}

@@ -110,6 +110,7 @@ func sameDevIno(got, want string) bool {
 // that wrote no record of its own (flock(1), the old harness), its pid and
 // command line from /proc, Since the lockfile's last change (no record:
 // the lock is held at most that long). rec then was a previous holder's.
+// Under shared holders only, never rec: nil for ccci ones.
 func kernelTruth(fd int, rec *lock.Holder) *lock.Holder {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -120,7 +121,17 @@ func kernelTruth(fd int, rec *lock.Holder) *lock.Holder {
 		return rec
 	}
 	host, _ := os.Hostname()
-	if rec != nil && rec.Host != "" && rec.Host != host {
+	if onlyShared(hs) {
+		// Shared holders (-s) write no record: rec, whatever pid it
+		// names, is an earlier exclusive holder's (TestNonBlockShared).
+		// A ccci one is then unknown; another is named as below.
+		rec = nil
+		for _, k := range hs {
+			if isCCCI(k.PID) {
+				return nil
+			}
+		}
+	} else if rec != nil && rec.Host != "" && rec.Host != host {
 		return rec
 	}
 	for _, k := range hs {
@@ -141,6 +152,15 @@ func kernelTruth(fd int, rec *lock.Holder) *lock.Holder {
 	k := hs[0]
 	return &lock.Holder{PID: k.PID, Host: host, Cmd: cmdline(k.PID), Foreign: true,
 		Since: time.Unix(st.Mtim.Unix()).UTC()}
+}
+
+func onlyShared(hs []KernelHolder) bool {
+	for _, k := range hs {
+		if !k.Shared {
+			return false
+		}
+	}
+	return true
 }
 
 // cmdline is pid's command line for humans ("?" when it cannot be read):

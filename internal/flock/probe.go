@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 )
 
 // Probe implements lock.Backend. It never creates the file, and tries an
@@ -34,9 +35,9 @@ func probe(path string) (bool, *lock.Holder, error) {
 	if rec, err := readRecord(fd); err == nil {
 		h = &rec
 	}
-	switch err := flockRetry(fd, unix.LOCK_EX|unix.LOCK_NB); err {
+	switch err := lockfile.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err {
 	case nil:
-		flockRetry(fd, unix.LOCK_UN)
+		lockfile.Flock(fd, unix.LOCK_UN)
 		return false, h, nil
 	case unix.EWOULDBLOCK:
 		// Shared holders write no record: the one in the file is the last
@@ -44,8 +45,8 @@ func probe(path string) (bool, *lock.Holder, error) {
 		// only shared holders hold it; report no holder rather than a
 		// dead pid (TestProbeShared). An exclusive holder is named as
 		// the kernel sees it (kernelTruth).
-		if flockRetry(fd, unix.LOCK_SH|unix.LOCK_NB) == nil {
-			flockRetry(fd, unix.LOCK_UN)
+		if lockfile.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) == nil {
+			lockfile.Flock(fd, unix.LOCK_UN)
 			return true, nil, nil
 		}
 		return true, kernelTruth(fd, h), nil

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 	"golang.org/x/sys/unix"
 )
@@ -15,19 +16,18 @@ const ExclusiveName = "ccci-janitor.lock"
 
 // Exclusive takes the janitor lock (lockDir/ccci-janitor.lock, flock,
 // non-blocking). If another janitor holds it, other describes it ("pid N")
-// and nothing is held. The fd is close-on-exec and never inherited.
+// and nothing is held. The fd is close-on-exec and never inherited. A
+// janitor lock that cannot be opened is an error: a reaping pass then
+// fails rather than run beside another janitor.
 func Exclusive(lockDir string) (release func(), other string, err error) {
 	path := filepath.Join(lockDir, ExclusiveName)
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
+	// Opened as the app locks are: one another user planted (in a shared
+	// /run/lock) is refused, never held for them or skipped (TestExclusive).
+	fd, _, err := lockfile.Open(path, true)
 	if err != nil {
-		return nil, "", &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, "", err
 	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	err = lockfile.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 	if err == unix.EWOULDBLOCK {
 		buf := make([]byte, 32)
 		n, _ := unix.Pread(fd, buf, 0)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 )
 
 // ExclusiveWait is Exclusive for a pass that must not give up because
@@ -39,11 +41,7 @@ func waitReleased(ctx context.Context, path string) bool {
 	}
 	done := make(chan struct{})
 	go func() {
-		for {
-			if err := unix.Flock(fd, unix.LOCK_SH); err != unix.EINTR {
-				break
-			}
-		}
+		lockfile.Flock(fd, unix.LOCK_SH)
 		unix.Close(fd)
 		close(done)
 	}()

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package lifetime is the run lifetime of a ccci applet and its one teardown
 // funnel: every way a run can end early goes through one place, and a command
 // started with Run is ended as a whole tree before the caller goes on to
@@ -23,4 +25,8 @@
 //   - Where the kernel refuses a PID namespace, a process group under a
 //     subreaper init is the fallback, and Run says so once on stderr
 //     (TestScript/fallback_*).
+//
+// Linux only, as ccci is: every file is built for linux alone, so that
+// building ccci for another system stops here with "build constraints
+// exclude all Go files", not deep inside on a missing prctl.
 package lifetime

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
 
 // InitArg, as argv[1], makes ccci the init of a run: busybox.go hands the
@@ -21,27 +23,27 @@ const InitArg = "__ccci_init"
 // raceFD is the read end of the pipe whose write end Run holds.
 const raceFD = 3
 
-// initSignalsSet is for tests only: when set, the Go init calls it once it
-// takes its signals and before it tells Run so (TestInitReady).
-var initSignalsSet func()
-
 // InitMain is the init of a run, re-executed by Run; args are
 // PROG MODE GRACE COMMAND [ARG...]. It forks the command into its own
 // process group, forwards TERM/INT/HUP, reaps every orphan, and when the
 // command exits ends whatever it left (SIGTERM, GRACE, SIGKILL), then exits
 // with the command's status. It is never the command itself: a PID 1
 // without a handler would ignore SIGTERM.
-func InitMain(args []string) int {
+func InitMain(args []string) int { return initMain(args, nil) }
+
+// initMain is InitMain; signalsSet, when not nil, is called once the init
+// takes its signals and before it tells Run so (TestInitReady's gate).
+func initMain(args []string, signalsSet func()) int {
 	if len(args) < 4 {
 		fmt.Fprintf(os.Stderr, "ccci: %s is for ccci's own use\n", InitArg)
-		return 2
+		return applet.ExitUsage
 	}
 	prog, pg, argv := args[0], args[1] == "pg", args[3:]
 	if !pg && os.Getpid() != 1 {
 		// kill(-1) outside a namespace would signal every process we may
 		// signal: refuse (TestInitRefusesOutsideNamespace).
 		fmt.Fprintf(os.Stderr, "ccci: %s: not PID 1 of a new PID namespace; refusing\n", InitArg)
-		return 2
+		return applet.ExitUsage
 	}
 	grace, err := time.ParseDuration(args[2])
 	if err != nil {
@@ -50,7 +52,7 @@ func InitMain(args []string) int {
 	// The command's Pdeathsig (fallback mode) fires when this thread exits.
 	runtime.LockOSThread()
 	if parentGone() {
-		return statusSignal + int(syscall.SIGKILL) // nothing was started
+		return applet.SignalStatus(syscall.SIGKILL) // nothing was started
 	}
 	if pg {
 		// Orphans come back to us, so the sweep can find and end them.
@@ -59,8 +61,8 @@ func InitMain(args []string) int {
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, Terminating...) // all but TERM forwarded to the command
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	if initSignalsSet != nil {
-		initSignalsSet()
+	if signalsSet != nil {
+		signalsSet()
 	}
 	// Closing the race pipe tells Run we catch SIGTERM now (awaitInit):
 	// one sent earlier would be dropped by the kernel (we are PID 1) or
@@ -78,9 +80,9 @@ func InitMain(args []string) int {
 		}
 		fmt.Fprintf(os.Stderr, "%s: exec %s: %v\n", prog, argv[0], err)
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return 127
+			return applet.ExitNotFound
 		}
-		return StatusCannotRun
+		return applet.ExitCannotRun
 	}
 	sys := &syscall.SysProcAttr{Setpgid: true}
 	if pg {
@@ -92,9 +94,9 @@ func InitMain(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: exec %s: %v\n", prog, strings.Join(argv, " "), err)
 		if errors.Is(err, syscall.ENOENT) {
-			return 127
+			return applet.ExitNotFound
 		}
-		return StatusCannotRun
+		return applet.ExitCannotRun
 	}
 	t := &tree{pg: pg, cmd: pid, grace: grace}
 	return t.run(sigc)
@@ -159,12 +161,12 @@ func (t *tree) run(sigc <-chan os.Signal) int {
 		case r, ok := <-reapc:
 			if !ok {
 				if status < 0 { // cannot happen: the command is our child
-					status = StatusCannotRun
+					status = applet.ExitCannotRun
 				}
 				return status
 			}
 			if r.pid == t.cmd {
-				status = waitStatus(r.ws)
+				status = applet.WaitStatus(r.ws)
 				// End what the command left running, as systemd
 				// does with a unit's cgroup.
 				if killAt == nil && !killed {
@@ -194,11 +196,4 @@ func (t *tree) signalAll(sig syscall.Signal) {
 	for _, pid := range descendants(os.Getpid()) {
 		send(pid)
 	}
-}
-
-func waitStatus(ws syscall.WaitStatus) int {
-	if ws.Signaled() {
-		return statusSignal + int(ws.Signal())
-	}
-	return ws.ExitStatus()
 }

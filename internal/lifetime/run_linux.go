@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
 
 // Cmd is a command for Run. Nil streams are /dev/null; *os.File streams are
@@ -24,10 +26,6 @@ type Cmd struct {
 	Stdout    io.Writer
 	Stderr    io.Writer
 }
-
-// StatusCannotRun is Run's status when the command could not be started,
-// as a shell's 126.
-const StatusCannotRun = 126
 
 // How the command's tree is contained.
 type mode int
@@ -56,14 +54,14 @@ var (
 // non-nil only when the command could not be started.
 func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	if len(c.Argv) == 0 {
-		return StatusCannotRun, errors.New("run: no command")
+		return applet.ExitCannotRun, errors.New("run: no command")
 	}
 	if st := l.Status(); st != 0 {
 		return st, nil // already tearing down: start nothing
 	}
 	streams, err := newStdio(c)
 	if err != nil {
-		return StatusCannotRun, err
+		return applet.ExitCannotRun, err
 	}
 	defer streams.close()
 	// The init's Pdeathsig fires when the thread that forked it exits: keep
@@ -73,7 +71,7 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	p, m, hold, err := l.start(c, streams.files)
 	streams.started()
 	if err != nil {
-		return StatusCannotRun, err
+		return applet.ExitCannotRun, err
 	}
 	defer hold.Close()
 
@@ -86,7 +84,7 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	select {
 	case ps = <-waited:
 		streams.wait(l.o.Grace)
-		return exitStatus(ps), nil
+		return applet.Status(ps), nil
 	case <-l.ctx.Done():
 	}
 	// The funnel: the init forwards SIGTERM to the whole tree, and SIGKILL
@@ -267,15 +265,4 @@ func envSet(env []string, key string) bool {
 
 func (m mode) arg() string {
 	return map[mode]string{modePIDNS: "ns", modeUserPIDNS: "ns", modePgroup: "pg"}[m]
-}
-
-// exitStatus is a shell's $? for ps: the exit code, or 128+N.
-func exitStatus(ps *os.ProcessState) int {
-	if ps == nil {
-		return StatusCannotRun
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return statusSignal + int(ws.Signal())
-	}
-	return ps.ExitCode()
 }

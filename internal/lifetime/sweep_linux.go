@@ -1,9 +1,10 @@
 package lifetime
 
 import (
-	"bytes"
 	"os"
 	"strconv"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 )
 
 // descendants lists every process below root, from /proc: the fallback
@@ -20,13 +21,11 @@ func descendants(root int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		st, err := proc.ReadStat(pid)
 		if err != nil {
 			continue // gone meanwhile
 		}
-		if ppid, ok := parsePPID(b); ok {
-			children[ppid] = append(children[ppid], pid)
-		}
+		children[st.PPID] = append(children[st.PPID], pid)
 	}
 	var out []int
 	for queue := children[root]; len(queue) > 0; {
@@ -35,20 +34,4 @@ func descendants(root int) []int {
 		out = append(out, pid)
 	}
 	return out
-}
-
-// parsePPID reads the parent pid from a /proc/PID/stat line. The command
-// name, in parentheses, may hold spaces and parentheses itself, so fields
-// are counted from the last ')'.
-func parsePPID(stat []byte) (int, bool) {
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := bytes.Fields(stat[i+1:])
-	if len(f) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(string(f[1]))
-	return ppid, err == nil
 }

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
 
@@ -112,6 +110,5 @@ func ColourOn(env *applet.Env) bool {
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return isTerminal(f)
 }

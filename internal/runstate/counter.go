@@ -1,8 +1,6 @@
 package runstate
 
 import (
-	"git.coopcloud.tech/toolshed/ccci/internal/atomicfile"
-
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +9,9 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/atomicfile"
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 )
 
 // Incr adds one to counter name and returns the new value. Callers are
@@ -35,7 +36,7 @@ func (r *Run) Incr(name string) (int64, error) {
 	if err := regular(lf); err != nil {
 		return 0, err
 	}
-	if err := flock(lf, lockEX); err != nil {
+	if err := lockfile.Flock(int(lf.Fd()), lockEX); err != nil {
 		return 0, &os.PathError{Op: "flock", Path: lf.Name(), Err: err}
 	}
 	n, err := readCounter(p)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,16 +27,6 @@ var ErrLive = errors.New("run is live")
 // ErrRemoved is returned by HoldLive when the run was removed while it
 // waited for the live-lock (a janitor reaped it as dead).
 var ErrRemoved = errors.New("run directory was removed while waiting for its live-lock")
-
-// flock retries on EINTR, as cmd/go/internal/lockedfile does.
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
 
 // HoldLive marks the run live until release is called (or the process
 // dies): a shared flock on <run>/live.lock, on an fd opened O_CLOEXEC (Go's
@@ -57,13 +48,21 @@ func (r *Run) HoldLive() (release func(), err error) {
 		f.Close()
 		return nil, err
 	}
+	ino, err := lockfile.InodeOf(int(f.Fd()))
+	if err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "fstat", Path: p, Err: err}
+	}
 	// Blocks only while a prober holds it exclusively (Live, Remove).
-	if err := flock(f, lockSH); err != nil {
+	if err := lockfile.Flock(int(f.Fd()), lockSH); err != nil {
 		f.Close()
 		return nil, &os.PathError{Op: "flock", Path: p, Err: err}
 	}
-	if !sameFile(f, p) {
+	if same, err := lockfile.SameFile(ino, p); err != nil || !same {
 		f.Close()
+		if err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("run %s: %w", r.ID, ErrRemoved)
 	}
 	touch(f)
@@ -74,16 +73,6 @@ func touch(f *os.File) {
 	now := time.Now()
 	tv := unix.NsecToTimeval(now.UnixNano())
 	unix.Futimes(int(f.Fd()), []unix.Timeval{tv, tv})
-}
-
-// sameFile reports whether path still names f's inode.
-func sameFile(f *os.File, path string) bool {
-	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Lstat(path)
-	return err == nil && os.SameFile(a, b)
 }
 
 // Live reports whether the run is live: its live-lock is held by someone
@@ -157,7 +146,7 @@ func regular(f *os.File) error {
 // held=true if someone else has it. On success the caller holds it until f
 // is closed.
 func tryExclusive(f *os.File) (held bool, err error) {
-	err = flock(f, lockEX|unix.LOCK_NB)
+	err = lockfile.Flock(int(f.Fd()), lockEX|unix.LOCK_NB)
 	if err == unix.EWOULDBLOCK {
 		return true, nil
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
 
 // startPPID is the parent's pid read as early as a Go package can (at
@@ -78,12 +80,6 @@ func parentDied() bool {
 const (
 	DefaultDeadline = time.Hour
 	DefaultGrace    = 10 * time.Second
-)
-
-// Exit statuses the funnel sets (the contract's "Exit codes").
-const (
-	StatusDeadline = 124 // the deadline expired, as timeout(1)
-	statusSignal   = 128 // plus the signal number
 )
 
 // Options configure a Lifetime.
@@ -165,10 +161,10 @@ func Begin(ctx context.Context, o Options) *Lifetime {
 		l.logf("prctl PR_SET_PDEATHSIG: %v (the death of the parent will not end the run)", err)
 	}
 	if parentDied() {
-		l.enter(statusSignal+int(syscall.SIGTERM), "parent process died", nil)
+		l.enter(applet.SignalStatus(syscall.SIGTERM), "parent process died", nil)
 	}
 	l.timer = time.AfterFunc(o.Deadline, func() {
-		l.enter(StatusDeadline, fmt.Sprintf("deadline %v expired", o.Deadline), nil)
+		l.enter(applet.ExitDeadline, fmt.Sprintf("deadline %v expired", o.Deadline), nil)
 	})
 	go l.watch(ctx)
 	return l
@@ -188,12 +184,12 @@ func (l *Lifetime) watch(parent context.Context) {
 			if sig == syscall.SIGTERM && parentDied() {
 				reason = "parent process died (SIGTERM)"
 			}
-			l.enter(statusSignal+int(sig), reason, &sig)
+			l.enter(applet.SignalStatus(sig), reason, &sig)
 		case <-l.pipe:
 			// Ignored: a write to a closed pipe fails with EPIPE instead.
 		case <-pdone:
 			pdone = nil
-			st, reason := statusSignal+int(syscall.SIGTERM), "cancelled"
+			st, reason := applet.SignalStatus(syscall.SIGTERM), "cancelled"
 			if e, ok := context.Cause(parent).(*Ended); ok {
 				st, reason = e.Status, e.Reason
 			}

@@ -22,10 +22,11 @@ import (
 // runs a command under a Lifetime, for the scripts in testdata/script.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == InitArg {
+		var signalsSet func()
 		if gate := os.Getenv("LIFETIME_INIT_GATE"); gate != "" {
-			initSignalsSet = func() { initGate(gate) }
+			signalsSet = func() { initGate(gate) }
 		}
-		os.Exit(InitMain(os.Args[2:]))
+		os.Exit(initMain(os.Args[2:], signalsSet))
 	}
 	testscript.Main(m, map[string]func(){"lifetime-run": lifetimeRun})
 }
@@ -261,24 +262,6 @@ func TestNested(t *testing.T) {
 	<-inner.Context().Done()
 	if inner.Status() != 124 {
 		t.Fatalf("inner Status() = %d, want 124", inner.Status())
-	}
-}
-
-func TestParsePPID(t *testing.T) {
-	for _, tc := range []struct {
-		stat string
-		ppid int
-		ok   bool
-	}{
-		{"123 (sh) S 45 123 45 0", 45, true},
-		{"9 (a) b (c)) R 7 9 9", 7, true},
-		{"9 (no close paren S 7", 0, false},
-		{"9 (x)", 0, false},
-	} {
-		ppid, ok := parsePPID([]byte(tc.stat))
-		if ppid != tc.ppid || ok != tc.ok {
-			t.Errorf("parsePPID(%q) = %d, %v; want %d, %v", tc.stat, ppid, ok, tc.ppid, tc.ok)
-		}
 	}
 }
 

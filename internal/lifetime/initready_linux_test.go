@@ -9,10 +9,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
 
 // initGate holds the Go init (this test binary re-executed) where it has
-// set up its signals and not yet told Run (initSignalsSet): it writes
+// set up its signals and not yet told Run (initMain's signalsSet): it writes
 // GATE.waiting, then waits, at most deadline, for GATE to exist.
 func initGate(gate string) {
 	os.WriteFile(gate+".waiting", []byte(strconv.Itoa(os.Getpid())), 0o644)
@@ -85,7 +87,7 @@ func TestInitReady(t *testing.T) {
 				if err := p.Signal(syscall.SIGTERM); err != nil {
 					t.Fatal(err)
 				}
-				want = statusSignal + int(syscall.SIGTERM)
+				want = 143 // 128+SIGTERM, the command's
 				os.WriteFile(gate, nil, 0o644)
 			}
 			waitUntil(t, "the init to be ready", func() bool { return ready(hold) })
@@ -103,7 +105,7 @@ func TestInitReady(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st := exitStatus(ps); st != want {
+			if st := applet.Status(ps); st != want {
 				t.Errorf("init exit %d, want %d", st, want)
 			}
 		})

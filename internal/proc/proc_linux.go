@@ -8,6 +8,9 @@
 // ccci-runstate hold), where os.Getpid and kill(2) use the namespace's
 // numbers and see nothing outside it: a janitor run there took every
 // holder outside for gone and itself for a stranger.
+//
+// Linux only, as ccci is: /proc is Linux's, so this package is built for
+// linux alone, and building ccci for another system stops here, clearly.
 package proc
 
 import (

@@ -1,0 +1,94 @@
+package lockfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+
+	"golang.org/x/sys/unix"
+)
+
+// Open opens path for locking, as every lockfile in a lock dir is opened
+// (the app locks, the janitor lock). create adds O_RDWR|O_CREAT (0644);
+// without it the file is opened read-only and never created. O_NOFOLLOW
+// refuses a symlink and O_NONBLOCK keeps a planted FIFO from hanging the
+// open. A file that is not regular, not ours (another user may create it
+// first in a shared /run/lock, and hold it to block us, or move it aside)
+// or hard-linked elsewhere (writing a record would write outside the lock
+// dir) is refused, naming why (TestOpen).
+//
+// The fd is a raw int, not an *os.File: no finalizer can ever close it,
+// and so release the lock, while it is held. The returned Inode is the
+// fd's, for SameFile: it cannot change while the fd is open.
+func Open(path string, create bool) (int, Inode, error) {
+	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
+	if create {
+		flags |= unix.O_RDWR | unix.O_CREAT
+	} else {
+		flags |= unix.O_RDONLY
+	}
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, flags, 0o644)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return -1, Inode{}, &os.PathError{Op: "open", Path: path, Err: whyNot(path, err)}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, Inode{}, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	var why error
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		why = errors.New("not a regular file; refusing it")
+	case int(st.Uid) != os.Geteuid():
+		why = notOurs(st.Uid)
+	case st.Nlink > 1:
+		why = fmt.Errorf("has %d hard links; refusing it", st.Nlink)
+	}
+	if why != nil {
+		unix.Close(fd)
+		return -1, Inode{}, &os.PathError{Op: "open", Path: path, Err: why}
+	}
+	return fd, Inode{uint64(st.Dev), st.Ino}, nil
+}
+
+// whyNot explains a failed open. A symlink is refused as such: ELOOP, or
+// EACCES when another user planted it in a sticky dir. So is a file of
+// another user that we may not open for writing, as notOurs says for one
+// we may (TestUnprivileged: the attacks of a second local user).
+func whyNot(path string, err error) error {
+	var st unix.Stat_t
+	switch {
+	case err == unix.ELOOP:
+	case err != unix.EACCES && err != unix.EPERM, unix.Lstat(path, &st) != nil:
+		return err
+	case st.Mode&unix.S_IFMT != unix.S_IFLNK:
+		if int(st.Uid) != os.Geteuid() {
+			return notOurs(st.Uid)
+		}
+		return err
+	}
+	return errors.New("is a symlink; refusing to follow it")
+}
+
+func notOurs(uid uint32) error {
+	return fmt.Errorf("owned by %s, not by us (%s); refusing it", Who(uid), Who(uint32(os.Geteuid())))
+}
+
+// Who names a user for a message: "uid N (name)", or "uid N" when the
+// name cannot be looked up.
+func Who(uid uint32) string {
+	s := fmt.Sprintf("uid %d", uid)
+	if u, err := user.LookupId(fmt.Sprint(uid)); err == nil {
+		s += " (" + u.Username + ")"
+	}
+	return s
+}
