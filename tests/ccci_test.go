@@ -110,7 +110,8 @@ func waitFor(ts *testscript.TestScript, what string, cond func() bool) {
 // reapAfter keeps the shared swarm clean when a script fails midway: once
 // the script has ended (its processes gone), a janitor scoped to the
 // script's own domains — those with uniq as a whole label part — reaps
-// whatever is left. After a passing script, which asserts nothing is left,
+// whatever is left, of every lock namespace (--adopt '*': the script's
+// runs used lock dirs or backends of their own). After a passing script, which asserts nothing is left,
 // it finds nothing. Without it, one failed script's apps would keep
 // running beside every later test.
 func reapAfter(e *testscript.Env, uniq string) {
@@ -121,7 +122,7 @@ func reapAfter(e *testscript.Env, uniq string) {
 		}
 		defer os.RemoveAll(tmp)
 		scope := `(^|\.)` + regexp.QuoteMeta(uniq) + `([.-]|$)`
-		cmd := exec.Command(filepath.Join(binDir, "ccci-janitor"), "--scope", scope, "--min-age", "0", "--grace", "1s")
+		cmd := exec.Command(filepath.Join(binDir, "ccci-janitor"), "--scope", scope, "--min-age", "0", "--grace", "1s", "--adopt", "*")
 		cmd.Env = append(os.Environ(), "CCCI_LOCK_DIR="+filepath.Join(tmp, "lock"),
 			"CCCI_RUNS_DIR="+filepath.Join(tmp, "runs"), "ABRA_DIR="+e.Getenv("ABRA_DIR"), "NO_COLOR=1")
 		if out, err := cmd.CombinedOutput(); err != nil {

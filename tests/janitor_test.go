@@ -23,6 +23,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/compose"
+	"git.coopcloud.tech/toolshed/ccci/internal/flock"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
 	iswarm "git.coopcloud.tech/toolshed/ccci/internal/swarm"
 )
@@ -39,7 +40,9 @@ func TestJanitor(t *testing.T) {
 		u := fmt.Sprintf("j%d%c", os.Getpid()%100000, 'a'+rune(uniq.Add(1)%26))
 		e.Setenv("UNIQ", u)
 		reapAfter(e, u)
-		return nil
+		recipes, err := filepath.Abs("testdata/recipes")
+		e.Setenv("RECIPES", recipes)
+		return err
 	}
 	testscript.Run(t, p)
 }
@@ -67,13 +70,23 @@ func apiClient(ts *testscript.TestScript) *client.Client {
 	return api
 }
 
-// orphan DOMAIN RUN deploys the test recipe as DOMAIN, converged, with ccci's labels
-// for RUN, and writes its env file under $ABRA_DIR/servers/default, taking
-// no lock: what a run SIGKILLed after deploying leaves. The script tears
-// it down at its end whatever happened.
+// orphan [-lockdir DIR | -nons] DOMAIN RUN deploys the test recipe as
+// DOMAIN, converged, with ccci's labels for RUN, and writes its env file
+// under $ABRA_DIR/servers/default, taking no lock: what a run SIGKILLed
+// after deploying leaves. Its lock namespace label is that of
+// $CCCI_LOCK_DIR, or of -lockdir DIR (another namespace); -nons leaves
+// it out, as a ccci that predates namespaces did. The script tears it
+// down at its end whatever happened.
 func cmdOrphan(ts *testscript.TestScript, neg bool, args []string) {
+	lockDir := ts.Getenv("CCCI_LOCK_DIR")
+	switch {
+	case len(args) == 4 && args[0] == "-lockdir":
+		lockDir, args = ts.MkAbs(args[1]), args[2:]
+	case len(args) == 3 && args[0] == "-nons":
+		lockDir, args = "", args[1:]
+	}
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: orphan DOMAIN RUN")
+		ts.Fatalf("usage: orphan [-lockdir DIR | -nons] DOMAIN RUN")
 	}
 	bed(ts)
 	domain, run := args[0], args[1]
@@ -88,6 +101,10 @@ func cmdOrphan(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if lockDir != "" {
+		app.LockNamespace, err = flock.New(lockDir).Namespace(ctx)
+		ts.Check(err)
+	}
 	sc, err := iswarm.New(ctx, nil)
 	ts.Check(err)
 	ts.Defer(func() {

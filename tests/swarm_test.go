@@ -55,6 +55,7 @@ func deploy(t *testing.T, recipe string) *deployed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	app.LockNamespace = "file:test:/" + run
 	sc, err := swarm.New(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +172,9 @@ func TestSwarmDeployTeardown(t *testing.T) {
 		}
 		if l[swarm.LabelRun] != d.app.RunID || l[swarm.LabelDomain] != d.app.Domain || l[swarm.LabelNamespace] != s {
 			t.Errorf("%s: labels %v lack ccci.run=%s, ccci.domain=%s, namespace=%s", want, l, d.app.RunID, d.app.Domain, s)
+		}
+		if l[swarm.LabelLockNamespace] != d.app.LockNamespace {
+			t.Errorf("%s: labels %v lack %s=%s", want, l, swarm.LabelLockNamespace, d.app.LockNamespace)
 		}
 	}
 	if got := objs["service "+s+"_app"]["traefik.enable"]; got != "true" {

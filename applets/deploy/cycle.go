@@ -106,6 +106,9 @@ func (c *cycle) run(ctx context.Context) int {
 		return c.fail(applet.ExitUsage, "%v", err)
 	}
 	defer b.Close()
+	if c.inst.LockNamespace, err = b.Namespace(ctx); err != nil {
+		return c.fail(1, "%v", err)
+	}
 
 	c.lt = lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: c.Deadline, Grace: c.Grace})
 	defer c.lt.End()
@@ -160,6 +163,12 @@ func (c *cycle) reapLeftovers(ctx context.Context) int {
 	left := inv[stack]
 	if left == nil || len(left.All()) == 0 {
 		return 0
+	}
+	// Our lock proves nothing about an app of another lock namespace.
+	for _, ns := range left.LockNamespaces {
+		if ns != c.inst.LockNamespace {
+			return c.fail(1, "%s is deployed under lock namespace %s, not ours (%s): its run may be live; not touching it", c.inst.Domain, ns, c.inst.LockNamespace)
+		}
 	}
 	fmt.Fprintf(c.env.Stderr, "== deploy: %s: a dead run left %d objects (runs %v); reaping them under the lock ==\n",
 		c.inst.Domain, len(left.All()), left.Runs)

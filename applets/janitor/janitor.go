@@ -34,6 +34,13 @@ lockfiles in $CCCI_LOCK_DIR, the swarm's stacks and the env files under
 $ABRA_DIR/servers/*/ (after a reboot /run/lock is empty, the stacks are
 not). A domain matching --keep (warm-*) is never a candidate, never probed.
 
+Only apps of this janitor's lock namespace are probed or reaped: those
+labelled ccci.lock-namespace with the namespace of $CCCI_LOCK_BACKEND
+(file:<host>:<lock dir>, etcd:<cluster id>:<prefix>), or unlabelled
+(deployed by an older ccci, the old harness or abra) with a lock of
+theirs in this backend (a lockfile in $CCCI_LOCK_DIR). Any other is
+reported "foreign", never touched, and never a leak for --check.
+
 For each candidate its app lock is tried without blocking. Free: nothing
 live holds it, so the app is torn down under that lock (the deploy's own
 teardown: services, their tasks, networks, volumes, secrets, configs, the
@@ -68,6 +75,10 @@ Options:
   --scope REGEX    consider only domains matching REGEX at all, labels
                    included: for a swarm shared with runs whose locks are
                    not in this host's lock dir (other hosts, test suites)
+  --adopt NS       judge apps of lock namespace NS as this janitor's own
+                   (after a host rename or a lock dir move; their locks
+                   are probed here); repeatable; '*' adopts every app in
+                   --scope, live runs of other namespaces included
   --min-age DUR    a run dir younger than this is live (default
                    $CCCI_RUN_MIN_AGE or 2m; 0: only a held live-lock)
   --grace DUR      SIGTERM to SIGKILL for processes of dead runs (default
@@ -94,7 +105,14 @@ type options struct {
 	grace, wait         time.Duration
 	match, keep, scope  string
 	abraDir             string
+	adopt               adoptFlag
 }
+
+// adoptFlag collects --adopt NS.
+type adoptFlag []string
+
+func (a *adoptFlag) String() string     { return "" }
+func (a *adoptFlag) Set(s string) error { *a = append(*a, s); return nil }
 
 func parse(env *applet.Env, args []string) (*options, error) {
 	o := &options{stale: 120 * time.Minute, minAge: 2 * time.Minute, grace: 10 * time.Second,
@@ -121,6 +139,7 @@ func parse(env *applet.Env, args []string) (*options, error) {
 	fs.StringVar(&o.keep, "keep", o.keep, "")
 	fs.StringVar(&o.scope, "scope", "", "")
 	fs.StringVar(&o.abraDir, "abra-dir", o.abraDir, "")
+	fs.Var(&o.adopt, "adopt", "")
 	pos, cmd, err := applet.Parse(fs, args, 0)
 	if err != nil {
 		return nil, err
@@ -140,9 +159,11 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	if err != nil {
 		return env.Usage(prog, Usage, err)
 	}
+	// The janitor's own lock is in the lock dir whatever the backend.
+	lockDir := env.GetenvDefault("CCCI_LOCK_DIR", flock.DefaultDir)
 	cfg := ij.Config{
-		LockDir: env.GetenvDefault("CCCI_LOCK_DIR", flock.DefaultDir),
 		RunsDir: runstate.Dir(env),
+		Adopt:   o.adopt,
 		AbraDir: o.abraDir,
 		Stale:   o.stale, MinAge: o.minAge, Grace: o.grace,
 		Look: o.check || o.dryRun,
@@ -162,7 +183,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	cfg.Host, _ = os.Hostname()
 	cfg.Holder = lock.Holder{Run: env.GetenvDefault("CCCI_RUN_ID", "ccci-janitor"), PID: cfg.Self, Host: cfg.Host, Cmd: "ccci-janitor"}
 
-	release, other, err := exclusive(ctx, o, cfg.LockDir)
+	release, other, err := exclusive(ctx, o, lockDir)
 	switch {
 	case other != "" && cfg.Look:
 		env.Errorf(prog, "another janitor is still running (%s) after --wait %v; nothing checked", other, o.wait)
@@ -189,8 +210,9 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 		return applet.ExitUsage // as ccci-lock: a bad CCCI_LOCK_BACKEND is invalid input
 	}
 	defer cfg.Locks.Close()
-	if env.GetenvDefault("CCCI_LOCK_BACKEND", "file") != "file" {
-		cfg.LockDir = "" // list the backend's own locks
+	if cfg.Namespace, err = cfg.Locks.Namespace(ctx); err != nil {
+		env.Errorf(prog, "%v; nothing checked or reaped", err)
+		return 1
 	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	sc, err := swarm.New(pctx, env.Getenv)

@@ -38,6 +38,9 @@ type Instance struct {
 	Log                              io.Writer // where drivers' output goes (stderr)
 	Grace                            time.Duration
 	Token                            uint64 // the lock's fencing token, once held
+	// LockNamespace is the lock backend's namespace: everything the stack
+	// driver creates is labelled with it (swarm.LabelLockNamespace).
+	LockNamespace string
 	// Secret returns the value of the app's secret key (Prepare sets it).
 	Secret func(key string) ([]byte, error)
 }

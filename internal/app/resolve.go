@@ -108,6 +108,7 @@ func Prepare(inst *Instance, runID string, getenv func(string) string, warn func
 		return err
 	}
 	inst.App = s.App
+	inst.App.LockNamespace = inst.LockNamespace
 	inst.Secret = func(key string) ([]byte, error) {
 		h := compose.SecretHint{Key: key, Generate: true} // a secret no service uses: no hints
 		for _, sh := range s.Hints {

@@ -18,6 +18,9 @@
 //     that later succeeds releases at once (TestAbandonedWaitReleases);
 //   - after acquiring, the path still names the locked inode, else it
 //     retries, so a janitor may unlink lockfiles (TestUnlinkedWhileWaiting);
+//   - List names the lockfiles from the lock dir's entries alone, opening
+//     none (TestList); Namespace is "file:<host>:<lock dir>", one name for
+//     every spelling of the dir (TestNamespace);
 //   - nothing is created outside the lock dir; a missing lock dir is created
 //     (0755) only if its parent exists (TestLockDir).
 package flock

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,7 +22,10 @@ func (p *pass) apps(ctx context.Context) {
 	var bare []*candidate
 	for _, c := range p.candidates(ctx) {
 		if c.stack == nil && len(c.envFiles) == 0 {
-			bare = append(bare, c)
+			bare = append(bare, c) // a lock of ours alone: never foreign
+			continue
+		}
+		if p.foreignApp(c) {
 			continue
 		}
 		p.one(ctx, c)
@@ -166,12 +168,7 @@ func (p *pass) held(c *candidate, h *lock.Holder) {
 	}
 }
 
-func (p *pass) lockName(d string) string {
-	if p.cfg.LockDir == "" {
-		return d
-	}
-	return filepath.Join(p.cfg.LockDir, lockPrefix+d+lockSuffix)
-}
+func (p *pass) lockName(d string) string { return p.cfg.Locks.Where(d) }
 
 func runsOf(c *candidate) string {
 	if c.stack == nil {

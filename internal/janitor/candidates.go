@@ -11,17 +11,11 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/internal/swarm"
 )
 
-// The lockfile names of the file backend (CONTRACT.md, CCCI_LOCK_DIR).
-const (
-	lockPrefix = "cc-ci-app-"
-	lockSuffix = ".lock"
-)
-
 // candidate is one app domain that may be a dead run's, with what was seen
 // of it.
 type candidate struct {
 	domain   string
-	lockfile bool         // a lockfile exists (or the backend lists the lock)
+	lockfile bool         // the backend lists its lock (a lockfile exists)
 	stack    *swarm.Stack // nil: nothing on the swarm
 	envFiles []string
 }
@@ -75,48 +69,23 @@ func (p *pass) candidates(ctx context.Context) []*candidate {
 	return out
 }
 
-// lockfiles lists the lock dir without opening anything: a name that is
-// not a valid domain, or an entry that is not a regular file, is skipped
-// and logged; a missing lock dir has no lockfiles.
+// lockfiles lists the backend's locks without probing any (lock.Backend
+// List): one that cannot be probed safely is skipped and logged, if its
+// domain could be a candidate; a name that is no domain's, always.
 func (p *pass) lockfiles(ctx context.Context, s *sources) {
-	if p.cfg.LockDir == "" {
-		es, err := p.cfg.Locks.Status(ctx)
-		if err != nil {
-			p.add(Item{Action: Skipped, Kind: "lock", Name: "status", Detail: err.Error()})
-		}
-		for _, e := range es {
-			s.get(e.Domain).lockfile = true
-		}
-		return
+	ls, err := p.cfg.Locks.List(ctx)
+	if pe, ok := err.(*os.PathError); ok {
+		p.add(Item{Action: Skipped, Kind: "lockdir", Name: pe.Path, Detail: errDetail(err)})
+	} else if err != nil {
+		p.add(Item{Action: Skipped, Kind: "lock", Name: "list", Detail: err.Error()})
 	}
-	f, err := os.Open(p.cfg.LockDir)
-	if err != nil {
-		p.add(Item{Action: Skipped, Kind: "lockdir", Name: p.cfg.LockDir, Detail: errDetail(err)})
-		return
-	}
-	defer f.Close()
-	// Dirents carry the type: no stat per lockfile.
-	des, err := f.ReadDir(-1)
-	if err != nil {
-		p.add(Item{Action: Skipped, Kind: "lockdir", Name: p.cfg.LockDir, Detail: errDetail(err)})
-	}
-	for _, de := range des {
-		n := de.Name()
-		if !strings.HasPrefix(n, lockPrefix) || !strings.HasSuffix(n, lockSuffix) {
-			continue
+	for _, l := range ls {
+		switch {
+		case l.Err == nil:
+			s.get(l.Domain).lockfile = true
+		case l.Domain == "" || p.interesting(l.Domain):
+			p.add(Item{Action: Skipped, Kind: "lockfile", Name: l.Where, Domain: l.Domain, Detail: l.Err.Error()})
 		}
-		d, err := names.Domain(strings.TrimSuffix(strings.TrimPrefix(n, lockPrefix), lockSuffix))
-		if err != nil {
-			p.add(Item{Action: Skipped, Kind: "lockfile", Name: filepath.Join(p.cfg.LockDir, n), Detail: err.Error()})
-			continue
-		}
-		if !de.Type().IsRegular() {
-			if p.interesting(d) {
-				p.add(Item{Action: Skipped, Kind: "lockfile", Name: filepath.Join(p.cfg.LockDir, n), Domain: d, Detail: "not a regular file (" + de.Type().String() + ")"})
-			}
-			continue
-		}
-		s.get(d).lockfile = true
 	}
 }
 

@@ -2,7 +2,6 @@ package janitor
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
@@ -27,10 +26,8 @@ func (p *pass) heldNoRecord(c *candidate, h *lock.Holder) {
 	if h != nil {
 		since = h.Since
 	}
-	if since.IsZero() && p.cfg.LockDir != "" {
-		if fi, err := os.Stat(p.lockName(c.domain)); err == nil {
-			since = fi.ModTime()
-		}
+	if since.IsZero() {
+		since = lock.Touched(p.cfg.Locks, c.domain)
 	}
 	if since.IsZero() {
 		return

@@ -17,6 +17,9 @@
 //   - one Inventory call per pass, not one per lockfile; lockfiles that are
 //     not regular files, and a missing lock dir, are skipped and logged
 //     (TestSkips, janitor/skip.txtar);
+//   - only apps of the janitor's own lock namespace are probed or reaped;
+//     others are reported foreign and never touched nor counted as leaks
+//     (TestForeignApps, janitor/foreign.txtar);
 //   - check mode and dry-run only look: Probe never creates a file, and no
 //     resource, file or process is touched (TestCheckChangesNothing).
 package janitor
@@ -54,11 +57,18 @@ type Swarm interface {
 // Config is one janitor pass.
 type Config struct {
 	Locks    lock.Backend
-	LockDir  string // the file backend's dir, listed for lockfiles; "" lists Locks.Status
 	RunsDir  string
 	AbraDir  string // base ABRA_DIR: env files are servers/*/*.env under it
 	Swarm    Swarm  // nil when the engine could not be reached (SwarmErr says why)
 	SwarmErr error
+
+	// Namespace is Locks' (lock.Backend Namespace): only apps deployed
+	// under it are reaped; others are reported foreign, never touched.
+	Namespace string
+	// Adopt: apps of these namespaces are judged as ours too, their locks
+	// probed in Locks (a renamed host, a moved lock dir; AdoptAll: every
+	// app in Scope, for a test suite cleaning up after itself).
+	Adopt []string
 
 	Match, Keep *regexp.Regexp
 	// Scope, when set, limits every source to the domains it matches: a
@@ -85,6 +95,7 @@ const (
 	Skipped = "skipped" // could not be looked at safely; logged
 	Failed  = "error"   // we tried and failed
 	Leak    = "leak"    // check/dry-run: would be reaped
+	Foreign = "foreign" // another lock namespace's app: never touched, not a leak
 )
 
 // Item is one decision about one thing.

@@ -48,10 +48,16 @@ func (f *fakeSwarm) Teardown(ctx context.Context, d string, envs []string) (swar
 	return rep, nil
 }
 
+// ours is the lock namespace of every bed's janitor.
+const ours = "file:test:/lock"
+
+// stack is a stack as the inventory shows it; labelled by ccci (runs
+// given) under our namespace.
 func stack(domain string, runs ...string) *swarm.Stack {
 	s := &swarm.Stack{Name: names.StackName(domain), Runs: runs}
 	if len(runs) > 0 {
 		s.Domain = domain
+		s.LockNamespaces = []string{ours}
 	}
 	s.Services = []swarm.Resource{{Kind: "service", ID: "s-" + domain, Name: s.Name + "_app"}}
 	return s
@@ -75,7 +81,7 @@ func newBed(t testing.TB, stacks ...*swarm.Stack) *bed {
 		inv[s.Name] = s
 	}
 	b.sw = &fakeSwarm{t: t, inv: inv, locks: locks, lockedO: true}
-	b.cfg = Config{Locks: locks, LockDir: b.lock, AbraDir: b.abra, Swarm: b.sw,
+	b.cfg = Config{Locks: locks, Namespace: ours, AbraDir: b.abra, Swarm: b.sw,
 		Match: regexp.MustCompile(DefaultMatch), Keep: regexp.MustCompile(DefaultKeep),
 		Stale: time.Hour, Self: os.Getpid(), Holder: lock.Holder{Run: "ccci-janitor"}}
 	return b
@@ -89,7 +95,7 @@ func (b *bed) touch(t *testing.T, paths ...string) {
 	}
 }
 
-func (b *bed) lockfile(d string) string { return filepath.Join(b.lock, lockPrefix+d+lockSuffix) }
+func (b *bed) lockfile(d string) string { return b.cfg.Locks.Where(d) }
 func (b *bed) envfile(d string) string {
 	return filepath.Join(b.abra, "servers", "default", d+".env")
 }
@@ -115,8 +121,11 @@ func TestCandidates(t *testing.T) {
 	}{
 		{name: "labelled stack, any domain", stacks: []*swarm.Stack{stack("shop.example.org", "9")},
 			reaped: []string{"shop.example.org"}, absent: []string{"shop.example.org"}},
-		{name: "matched unlabelled stack", stacks: []*swarm.Stack{stack("app-1.ci.example")},
-			reaped: []string{"app-1.ci.example"}, absent: []string{"app-1.ci.example"}},
+		{name: "matched unlabelled stack with our lockfile", stacks: []*swarm.Stack{stack("app-1.ci.example")},
+			locks:  []string{"app-1.ci.example"},
+			reaped: []string{"app-1.ci.example"}, gone: []string{"app-1.ci.example"}},
+		{name: "matched unlabelled stack, no lockfile: foreign", stacks: []*swarm.Stack{stack("app-11.ci.example")},
+			absent: []string{"app-11.ci.example"}},
 		{name: "unmatched unlabelled stack untouched", stacks: []*swarm.Stack{stack("web.example.org")},
 			absent: []string{"web.example.org"}},
 		{name: "warm never, even labelled", stacks: []*swarm.Stack{stack("warm-app-1.ci.example", "3")},
@@ -126,8 +135,10 @@ func TestCandidates(t *testing.T) {
 			gone: []string{"app-2.ci.example"}},
 		{name: "lockfile of an unmatched domain kept", locks: []string{"example.org"},
 			kept: []string{"example.org"}},
-		{name: "env file alone", envs: []string{"app-3.ci.example"},
-			reaped: []string{"app-3.ci.example"}, absent: []string{"app-3.ci.example"}},
+		{name: "env file and our lockfile", envs: []string{"app-3.ci.example"}, locks: []string{"app-3.ci.example"},
+			reaped: []string{"app-3.ci.example"}, gone: []string{"app-3.ci.example"}},
+		{name: "env file alone: foreign", envs: []string{"app-12.ci.example"},
+			absent: []string{"app-12.ci.example"}},
 		{name: "stack named back through its env file", stacks: []*swarm.Stack{stack("app-4.ci.example")},
 			envs: []string{"app-4.ci.example"}, locks: []string{"app-4.ci.example"},
 			reaped: []string{"app-4.ci.example"}, gone: []string{"app-4.ci.example"}},
@@ -196,8 +207,7 @@ func TestSkips(t *testing.T) {
 	if rep.Count(Skipped) != 2 || rep.Count(Failed) != 0 {
 		t.Errorf("got\n%s", strings.Join(lines(rep), "\n"))
 	}
-	b.cfg.LockDir = filepath.Join(b.lock, "missing")
-	b.cfg.Locks = flock.New(b.cfg.LockDir)
+	b.cfg.Locks = flock.New(filepath.Join(b.lock, "missing"))
 	rep = Run(context.Background(), b.cfg)
 	if rep.Count(Skipped) != 1 || !strings.Contains(Line(rep.Items[0]), "skipped lockdir") {
 		t.Errorf("missing lock dir: got\n%s", strings.Join(lines(rep), "\n"))
@@ -292,5 +302,77 @@ func TestLockfileGoneBeforeReap(t *testing.T) {
 	}
 	if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the reap created %s again (%v)", p, err)
+	}
+}
+
+// TestForeignApps: an app of another lock namespace — labelled with it
+// (even beside ours), or unlabelled with no lock of ours — is reported
+// foreign, in both modes, and never probed, reaped nor counted as a leak;
+// a real leak of ours beside it still is one, and is reaped.
+func TestForeignApps(t *testing.T) {
+	other := stack("app-13.ci.example", "13")
+	other.LockNamespaces = []string{"file:elsewhere:/run/lock"}
+	mixed := stack("app-14.ci.example", "14")
+	mixed.LockNamespaces = append(mixed.LockNamespaces, "etcd:1f:/ccci/lock/")
+	old := stack("app-15.ci.example") // unlabelled, no lockfile here
+	mine := stack("app-16.ci.example", "16")
+	b := newBed(t, other, mixed, old, mine)
+	b.touch(t, b.envfile("app-17.ci.example")) // an env file alone, no lockfile
+	want := []string{
+		"foreign app app-13.ci.example (run 13): deployed under lock namespace file:elsewhere:/run/lock, not this janitor's (" + ours + "); not touched",
+		"foreign app app-14.ci.example (run 14): deployed under lock namespace etcd:1f:/ccci/lock/, not this janitor's (" + ours + "); not touched",
+		"foreign app app-15.ci.example: no lock namespace label, and no lock at " + b.lockfile("app-15.ci.example") + "; not touched",
+		"LEAK",
+		"foreign app app-17.ci.example: no lock namespace label, and no lock at " + b.lockfile("app-17.ci.example") + "; not touched",
+	}
+	for _, look := range []bool{true, false} {
+		b.cfg.Look = look
+		rep := Run(context.Background(), b.cfg)
+		w := append([]string(nil), want...)
+		w[3] = "reaped app app-16.ci.example (run 16): 1 resources, 0 env files"
+		if look {
+			w[3] = "leak service app-16_ci_example_app (app app-16.ci.example, run 16)"
+		}
+		if got := lines(rep); strings.Join(got, "\n") != strings.Join(w, "\n") {
+			t.Errorf("look=%v: got\n%s\nwant\n%s", look, strings.Join(got, "\n"), strings.Join(w, "\n"))
+		}
+		if rep.Count(Foreign) != 4 || rep.Leaks() != map[bool]int{true: 1, false: 0}[look] {
+			t.Errorf("look=%v: %s", look, rep.Summary())
+		}
+		if !strings.Contains(rep.Summary(), "live 0, foreign 4, warned 0") {
+			t.Errorf("look=%v: summary %q", look, rep.Summary())
+		}
+	}
+	if strings.Join(b.sw.torn, " ") != "app-16.ci.example" {
+		t.Errorf("torn down %v, want only app-16.ci.example", b.sw.torn)
+	}
+	for _, d := range []string{"app-13.ci.example", "app-14.ci.example", "app-15.ci.example", "app-17.ci.example"} {
+		if _, err := os.Lstat(b.lockfile(d)); err == nil {
+			t.Errorf("a lockfile was created for foreign %s", d)
+		}
+	}
+	if _, err := os.Stat(b.envfile("app-17.ci.example")); err != nil {
+		t.Errorf("a foreign app's env file: %v", err)
+	}
+}
+
+// TestAdopt: an adopted namespace's apps are judged as ours (reaped once
+// their lock here is free); the others stay foreign; AdoptAll takes
+// every app, unlabelled ones included.
+func TestAdopt(t *testing.T) {
+	other := stack("app-18.ci.example", "18")
+	other.LockNamespaces = []string{"file:old-name:/run/lock"}
+	third := stack("app-19.ci.example", "19")
+	third.LockNamespaces = []string{"etcd:1f:/ccci/lock/"}
+	b := newBed(t, other, third, stack("app-20.ci.example"))
+	b.cfg.Adopt = []string{"file:old-name:/run/lock"}
+	rep := Run(context.Background(), b.cfg)
+	if strings.Join(b.sw.torn, " ") != "app-18.ci.example" || rep.Count(Foreign) != 2 {
+		t.Errorf("adopt one: torn down %v\n%s", b.sw.torn, strings.Join(lines(rep), "\n"))
+	}
+	b.cfg.Adopt = []string{AdoptAll}
+	rep = Run(context.Background(), b.cfg)
+	if strings.Join(b.sw.torn, " ") != "app-18.ci.example app-19.ci.example app-20.ci.example" || rep.Count(Foreign) != 0 {
+		t.Errorf("adopt all: torn down %v\n%s", b.sw.torn, strings.Join(lines(rep), "\n"))
 	}
 }

@@ -33,16 +33,21 @@ func Line(it Item) string {
 // Leaks is how many things check mode found to reap.
 func (r *Report) Leaks() int { return r.Count(Leak) }
 
-// Summary is the pass's last line.
+// Summary is the pass's last line. Foreign apps are counted after the
+// live ones when there are any.
 func (r *Report) Summary() string {
+	live := fmt.Sprintf("live %d", r.Count(Live))
+	if n := r.Count(Foreign); n > 0 {
+		live += fmt.Sprintf(", foreign %d", n)
+	}
 	if r.Look {
 		if n := r.Leaks(); n > 0 {
-			return fmt.Sprintf("%d leaks (live %d, warned %d, skipped %d, errors %d)", n, r.Count(Live), r.Count(Warned), r.Count(Skipped), r.Count(Failed))
+			return fmt.Sprintf("%d leaks (%s, warned %d, skipped %d, errors %d)", n, live, r.Count(Warned), r.Count(Skipped), r.Count(Failed))
 		}
-		return fmt.Sprintf("no leaks (live %d, warned %d, skipped %d, errors %d)", r.Count(Live), r.Count(Warned), r.Count(Skipped), r.Count(Failed))
+		return fmt.Sprintf("no leaks (%s, warned %d, skipped %d, errors %d)", live, r.Count(Warned), r.Count(Skipped), r.Count(Failed))
 	}
-	return fmt.Sprintf("reaped %d, live %d, warned %d, skipped %d, errors %d (took %s)",
-		r.Count(Reaped), r.Count(Live), r.Count(Warned), r.Count(Skipped), r.Count(Failed), r.Took.Round(time.Millisecond))
+	return fmt.Sprintf("reaped %d, %s, warned %d, skipped %d, errors %d (took %s)",
+		r.Count(Reaped), live, r.Count(Warned), r.Count(Skipped), r.Count(Failed), r.Took.Round(time.Millisecond))
 }
 
 // WriteJSON writes the report as one JSON object.
@@ -64,7 +69,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 func (r *Report) counts() map[string]int {
 	c := map[string]int{}
-	for _, a := range []string{Reaped, Live, Warned, Skipped, Failed, Leak} {
+	for _, a := range []string{Reaped, Live, Warned, Skipped, Failed, Leak, Foreign} {
 		c[a] = r.Count(a)
 	}
 	return c

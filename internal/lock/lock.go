@@ -117,6 +117,23 @@ type Entry struct {
 	Holder *Holder `json:"holder,omitempty"` // the stored record, if any
 }
 
+// Listed is one lock as Backend.List finds it.
+type Listed struct {
+	Domain string // validated by names.Domain; "" when Err says it is none
+	Where  string // the lockfile or key, for messages
+	Err    error  // not a domain's lock, or not safe to probe: skip it
+}
+
+// Touched is when domain's lock was last taken as far as the backend can
+// tell without a holder record (the file backend: the lockfile's mtime);
+// zero when it cannot.
+func Touched(b Backend, domain string) time.Time {
+	if t, ok := b.(interface{ Touched(string) time.Time }); ok {
+		return t.Touched(domain)
+	}
+	return time.Time{}
+}
+
 // Backend is where locks live.
 type Backend interface {
 	// Acquire blocks until the domain's lock is held, without polling: a
@@ -128,6 +145,20 @@ type Backend interface {
 	Probe(ctx context.Context, domain string) (held bool, h *Holder, err error)
 	// Status lists every lock the backend knows of, by domain.
 	Status(ctx context.Context) ([]Entry, error)
+	// List names every lock the backend keeps, without probing or opening
+	// any: the janitor's cheap first look. A name that is no domain's, or
+	// a lock that cannot be probed safely, comes back with Err set. Only a
+	// listing that failed as a whole returns an error; no locks is none.
+	List(ctx context.Context) ([]Listed, error)
+	// Where names domain's lock for messages: its lockfile, its key.
+	Where(domain string) string
+	// Namespace names the set of locks this backend serializes on: two
+	// runs serialize with each other only if their namespaces are equal.
+	// Apps are labelled with it, so a janitor reaps only its own
+	// (docs/concurrency.md, "Namespaces"). The file backend's is
+	// "file:<host>:<lock dir>", the etcd backend's
+	// "etcd:<cluster id>:<prefix>"; stable across calls and restarts.
+	Namespace(ctx context.Context) (string, error)
 	// Close releases the backend's resources (connections).
 	Close() error
 }

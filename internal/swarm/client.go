@@ -28,6 +28,9 @@ const (
 	LabelNamespace = "com.docker.stack.namespace"
 	LabelRun       = "ccci.run"
 	LabelDomain    = "ccci.domain"
+	// LabelLockNamespace is the lock namespace the app was deployed under
+	// (lock.Backend Namespace): a janitor reaps only its own.
+	LabelLockNamespace = "ccci.lock-namespace"
 )
 
 // Client is a connection to the Docker Engine API.
@@ -63,6 +66,8 @@ type App struct {
 	Config               *composetypes.Config
 	// Labels are extra labels for everything created, after ccci's own.
 	Labels map[string]string
+	// LockNamespace, when set, labels everything (LabelLockNamespace).
+	LockNamespace string
 }
 
 // NewApp validates domain and run id and names the stack as abra does.
@@ -101,6 +106,9 @@ func (a *App) labels(extra ...map[string]string) map[string]string {
 	l[LabelNamespace] = a.Stack
 	l[LabelRun] = a.RunID
 	l[LabelDomain] = a.Domain
+	if a.LockNamespace != "" {
+		l[LabelLockNamespace] = a.LockNamespace
+	}
 	return l
 }
 

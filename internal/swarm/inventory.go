@@ -33,6 +33,9 @@ type Stack struct {
 	Runs                                                      []string
 	Domain                                                    string // ccci.domain, when labelled
 	Services, Containers, Networks, Volumes, Secrets, Configs []Resource
+	// LockNamespaces are the LabelLockNamespace labels seen, sorted; none
+	// on a stack deployed before there was one, or not by ccci.
+	LockNamespaces []string
 }
 
 // All returns every resource of the stack, in teardown order.
@@ -77,6 +80,10 @@ func (c *Client) Inventory(ctx context.Context, f Filter) (Inventory, error) {
 		}
 		if d := r.Labels[LabelDomain]; d != "" {
 			s.Domain = d
+		}
+		if ns := r.Labels[LabelLockNamespace]; ns != "" && !contains(s.LockNamespaces, ns) {
+			s.LockNamespaces = append(s.LockNamespaces, ns)
+			sort.Strings(s.LockNamespaces)
 		}
 		p := map[string]*[]Resource{"service": &s.Services, "container": &s.Containers, "network": &s.Networks,
 			"volume": &s.Volumes, "secret": &s.Secrets, "config": &s.Configs}[r.Kind]
