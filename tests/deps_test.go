@@ -6,10 +6,12 @@ import (
 	"testing"
 )
 
-// heavy are module paths the binary must not link: the gRPC etcd client
-// and what it drags in (165 of 400 packages and 11 MB once, paid at the
-// start of every call of every applet). internal/etcdlock speaks etcd's
-// HTTP/JSON gateway instead.
+// heavy are module paths the binary must not link, because Go runs the init
+// of every linked package at the start of every call of every applet: the
+// gRPC etcd client and what it drags in (165 of 400 packages and 11 MB
+// once; internal/etcdlock speaks etcd's HTTP/JSON gateway instead), and the
+// moby API types with go-digest's init-time regexps and the OCI image-spec
+// (internal/swarm/api holds the few wire structs ccci sends and reads).
 var heavy = []string{
 	"google.golang.org/grpc",
 	"google.golang.org/protobuf",
@@ -17,6 +19,10 @@ var heavy = []string{
 	"github.com/golang/protobuf",
 	"go.uber.org/zap",
 	"go.etcd.io",
+	"github.com/moby/moby",
+	"github.com/docker/docker",
+	"github.com/opencontainers",
+	"github.com/moby/docker-image-spec",
 }
 
 // TestDepsLean: no package of the binary (`go list -deps` of the main

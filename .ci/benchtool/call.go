@@ -6,27 +6,83 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
-// call runs CMD n times in a row and prints the median wall ms, the mean
-// wall ms and the median peak RSS in KiB. The RSS is wait4's ru_maxrss: the
-// largest of the process and the descendants it reaped (as time(1)'s %M),
-// so ccci-lock's re-executed init counts too.
+// call runs CMD n times and prints the median wall ms, the mean wall ms
+// and the median peak RSS in KiB. Several commands (split at "---") are run
+// alternately, call by call, so all see the same load on a shared machine;
+// one line each, in order.
+//
+// The RSS is time(1)'s %M (wait4's ru_maxrss: the largest of the command
+// and the descendants it reaped, so ccci-lock's init and command count
+// too), over min(n, 15) more calls. Not wait4's of our own children: Go
+// starts them with CLONE_VM|CLONE_VFORK, so until its exec a child runs
+// in this process's memory and its ru_maxrss is never below ours (7 MiB
+// for flock(1), whose own peak is 1.6). Without /usr/bin/time it falls
+// back to that, floored by ours.
 func call(n int, argv []string) {
-	var wall, rss []float64
-	var total time.Duration
+	cmds := splitCmds(argv)
+	wall := make([][]float64, len(cmds))
+	rss := make([][]float64, len(cmds))
+	total := make([]float64, len(cmds))
 	for i := 0; i < n; i++ {
-		c := exec.Command(argv[0], argv[1:]...)
-		t := time.Now()
-		check(c.Run())
-		d := time.Since(t)
-		total += d
-		wall = append(wall, ms(d))
-		rss = append(rss, float64(c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss))
+		for j, a := range cmds {
+			c := exec.Command(a[0], a[1:]...)
+			t := time.Now()
+			check(c.Run())
+			d := ms(time.Since(t))
+			total[j] += d
+			wall[j] = append(wall[j], d)
+			rss[j] = append(rss[j], float64(c.ProcessState.SysUsage().(*syscall.Rusage).Maxrss))
+		}
 	}
-	fmt.Printf("%.3f %.3f %.0f\n", median(wall), ms(total)/float64(n), median(rss))
+	if _, err := os.Stat("/usr/bin/time"); err == nil {
+		for j, a := range cmds {
+			rss[j] = timeRSS(min(n, 15), a)
+		}
+	}
+	for j := range cmds {
+		fmt.Printf("%.3f %.3f %.0f\n", median(wall[j]), total[j]/float64(n), median(rss[j]))
+	}
+}
+
+// timeRSS runs argv n times under time(1) and returns each peak RSS, KiB.
+func timeRSS(n int, argv []string) []float64 {
+	f, err := os.CreateTemp("", "rss")
+	check(err)
+	f.Close()
+	defer os.Remove(f.Name())
+	var kb []float64
+	for i := 0; i < n; i++ {
+		check(exec.Command("/usr/bin/time", append([]string{"-o", f.Name(), "-f", "%M"}, argv...)...).Run())
+		b, err := os.ReadFile(f.Name())
+		check(err)
+		v, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+		check(err)
+		kb = append(kb, v)
+	}
+	return kb
+}
+
+// splitCmds splits argv into commands at each "---".
+func splitCmds(argv []string) [][]string {
+	var cmds [][]string
+	start := 0
+	for i, s := range argv {
+		if s == "---" {
+			cmds, start = append(cmds, argv[start:i]), i+1
+		}
+	}
+	cmds = append(cmds, argv[start:])
+	for _, c := range cmds {
+		if len(c) == 0 {
+			fail("empty command (CMD... [--- CMD...])")
+		}
+	}
+	return cmds
 }
 
 func median(v []float64) float64 {
@@ -67,30 +123,23 @@ func atoi(s string) int {
 	return n
 }
 
-// versus runs CMD_A and CMD_B (argv split at "---") n times each,
-// alternating call by call so both see the same load on a shared
-// machine, and prints the median wall ms of each.
+// versus runs CMD_A, CMD_B, ... (argv split at "---") n times each,
+// alternating call by call so all see the same load on a shared machine,
+// and prints the median wall ms of each.
 func versus(n int, argv []string) {
-	var a, b []string
-	for i, s := range argv {
-		if s == "---" {
-			a, b = argv[:i], argv[i+1:]
-		}
+	cmds := splitCmds(argv)
+	if len(cmds) < 2 {
+		fail("usage: benchtool versus N CMD_A... --- CMD_B... [--- CMD_C...]")
 	}
-	if len(a) == 0 || len(b) == 0 {
-		fail("usage: benchtool versus N CMD_A... --- CMD_B...")
-	}
-	var wa, wb []float64
+	w := make([][]float64, len(cmds))
 	for i := 0; i < n; i++ {
-		for _, x := range []struct {
-			argv []string
-			w    *[]float64
-		}{{a, &wa}, {b, &wb}} {
-			c := exec.Command(x.argv[0], x.argv[1:]...)
-			t := time.Now()
-			check(c.Run())
-			*x.w = append(*x.w, ms(time.Since(t)))
+		for j, c := range cmds {
+			w[j] = append(w[j], timeRun(c))
 		}
 	}
-	fmt.Printf("%.3f %.3f\n", median(wa), median(wb))
+	var out []string
+	for _, v := range w {
+		out = append(out, fmt.Sprintf("%.3f", median(v)))
+	}
+	fmt.Println(strings.Join(out, " "))
 }

@@ -4,11 +4,16 @@
 // (SIGTERM → lock free) and the package-init cost of a Go binary.
 //
 //	benchtool mean N CMD [ARG...]            mean wall ms of N sequential runs
-//	benchtool call N CMD [ARG...]            median ms, mean ms, median max RSS KiB
+//	benchtool call N CMD... [--- CMD...]     median ms, mean ms, median max RSS KiB;
+//	                                         several interleaved, a line each
+//	benchtool versus N CMD... --- CMD...     median ms of each, interleaved, one line
 //	benchtool handoff N ccci|flock|poll DIR  p50/p99 handoff ms over N handoffs
 //	benchtool teardown N ccci|flock DIR      p50/p99 ms, SIGTERM → lock free
 //	benchtool inittrace N [-top K] CMD...    GODEBUG=inittrace=1: median init ms
 //	                                         per process, and the top K packages
+//	benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS CCCI CCCI-LOCK
+//	                                         a ccci-lock call's wall time in parts
+//	benchtool spawn MODE ...                 (internal) one process of breakdown
 //	benchtool hold FIFO STAMP                (internal) block on FIFO, stamp, exit
 //	benchtool stamp STAMP                    (internal) stamp, exit
 //	benchtool sleepstamp STAMP               (internal) stamp, sleep until killed
@@ -58,6 +63,10 @@ func main() {
 		teardown(atoi(os.Args[2]), os.Args[3], os.Args[4])
 	case "inittrace":
 		inittrace(os.Args[2:])
+	case "breakdown":
+		breakdown(os.Args[2:])
+	case "spawn":
+		spawn(os.Args[2:])
 	case "sleepstamp":
 		sleepstamp(os.Args[2])
 	case "poll-lock":

@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -68,16 +69,82 @@ func TestParseRecord(t *testing.T) {
 	}
 }
 
-// FuzzParseRecord: ParseRecord never panics, and whatever it accepts
-// re-encodes to a record that parses to the same holder.
+// TestRecordFastPath: the record written and read without encoding/json's
+// reflection is byte for byte, and field for field, what encoding/json
+// writes and reads, and holders whose strings need escaping take
+// encoding/json's path.
+func TestRecordFastPath(t *testing.T) {
+	since := time.Date(2025, 5, 1, 12, 0, 0, 123456789, time.FixedZone("", 3600))
+	for _, tc := range []struct {
+		h    Holder
+		fast bool
+	}{
+		{Holder{}, true},
+		{Holder{Run: "42", PID: 1234, Host: "ci-1", Since: since, Token: 1<<64 - 1}, true},
+		{Holder{Run: "-", PID: 1, Host: "h", Since: since.UTC(), Cmd: "flock", Foreign: true}, true},
+		{Holder{Run: "a<b", PID: 1}, false},
+		{Holder{Host: "ünï"}, false},
+		{Holder{Cmd: "sh -c 'a\nb'"}, false},
+		{Holder{Cmd: `say "hi" \ bye`}, false},
+	} {
+		want, err := json.Marshal(tc.h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, fast := appendRecord(nil, tc.h); fast != tc.fast {
+			t.Errorf("appendRecord(%+v): fast path %v, want %v", tc.h, fast, tc.fast)
+		}
+		got := EncodeRecord(tc.h)
+		if string(got) != string(want)+"\n" {
+			t.Errorf("EncodeRecord(%+v) = %q, want encoding/json's %q", tc.h, got, want)
+		}
+		if _, fast := parseRecord(string(want)); fast != tc.fast {
+			t.Errorf("parseRecord(%q): fast path %v, want %v", want, fast, tc.fast)
+		}
+		checkSameAsJSON(t, want)
+	}
+}
+
+// checkSameAsJSON fails when parseRecord accepts line but encoding/json
+// refuses it or reads another holder.
+func checkSameAsJSON(t *testing.T, line []byte) {
+	t.Helper()
+	h, ok := parseRecord(string(line))
+	if !ok {
+		return
+	}
+	var j Holder
+	if err := json.Unmarshal(line, &j); err != nil {
+		t.Fatalf("parseRecord accepts %q, encoding/json refuses it: %v", line, err)
+	}
+	if !h.Since.Equal(j.Since) || h.Since.String() != j.Since.String() {
+		t.Fatalf("parseRecord(%q).Since = %v, encoding/json reads %v", line, h.Since, j.Since)
+	}
+	h.Since, j.Since = time.Time{}, time.Time{}
+	if h != j {
+		t.Fatalf("parseRecord(%q) = %+v, encoding/json reads %+v", line, h, j)
+	}
+}
+
+// FuzzParseRecord: ParseRecord never panics, whatever it accepts re-encodes
+// to a record that parses to the same holder, and its fast paths agree with
+// encoding/json.
 func FuzzParseRecord(f *testing.F) {
 	f.Add(EncodeRecord(Holder{Run: "1", PID: 2, Host: "h", Since: time.Unix(0, 0).UTC(), Token: 3}))
+	f.Add(EncodeRecord(Holder{Run: "1", PID: 2, Host: "h", Since: time.Unix(0, 0).UTC(), Cmd: "c", Foreign: true}))
 	f.Add([]byte(""))
 	f.Add([]byte("{\"run\":\"x\"\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		line, _, _ := strings.Cut(string(b), "\n")
+		checkSameAsJSON(t, []byte(line))
 		h, err := ParseRecord(b)
 		if err != nil {
 			return
+		}
+		if fast, ok := appendRecord(nil, h); ok {
+			if want, _ := json.Marshal(h); string(fast) != string(want) {
+				t.Fatalf("appendRecord(%+v) = %q, encoding/json writes %q", h, fast, want)
+			}
 		}
 		h2, err := ParseRecord(EncodeRecord(h))
 		if err != nil {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/swarm"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/container"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/swarm"
 )
 
 // MaxFailedTasks is how many failed or rejected tasks make a service a

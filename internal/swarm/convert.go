@@ -12,14 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/container"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/mount"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/network"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/swarm"
 	composetypes "github.com/docker/cli/cli/compose/types"
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/mount"
-	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/api/types/swarm"
 )
 
-// This file is docker/cli's cli/compose/convert (v28) over the moby API
+// This file is docker/cli's cli/compose/convert (v28) over the Engine API
 // types: every key `docker stack deploy` converts, converted the same
 // way, plus ccci's labels on everything. The keys swarm ignores are
 // warned about by the loader (compose.LoadConfig), as docker does.

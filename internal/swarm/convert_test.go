@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/compose"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/mount"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/swarm"
 	composetypes "github.com/docker/cli/cli/compose/types"
-	"github.com/moby/moby/api/types/mount"
-	"github.com/moby/moby/api/types/swarm"
 )
 
 func testApp(t *testing.T, yml string) *App {

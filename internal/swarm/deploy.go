@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moby/moby/api/types/swarm"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/swarm"
 )
 
 // CheckExternals fails, naming every one, when a network or config the

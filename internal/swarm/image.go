@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/moby/moby/api/types/swarm"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/swarm"
 )
 
 // forCreate is spec as `docker stack deploy` (through the moby client)

@@ -10,10 +10,10 @@ import (
 	"strings"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/api/types/swarm"
-	"github.com/moby/moby/api/types/volume"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/container"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/network"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/swarm"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/volume"
 )
 
 // Resource is one engine object: Kind is service, container, network,

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// breakdown splits the wall time of one `ccci-lock D -- true` call into
+// parts, each the difference of two whole-process timings taken
+// interleaved, call by call, in the same run (medians of n):
+//
+//	go_start       a bare static Go hello-world (HELLO)
+//	std_init       HELLO_STD − HELLO: the same hello-world importing every
+//	               standard package ccci links: their init and size
+//	deps_init      HELLO_DEPS − HELLO_STD: importing every package ccci
+//	               links but its own (yaml, mvdan.cc/sh, ...)
+//	ccci_own       `ccci --version` − HELLO_DEPS: ccci's own packages
+//	               (init, size) and what --version does
+//	exec           `spawn plain true` − `spawn none`: fork, exec and wait
+//	               of the command, from Go
+//	pid_namespace  `spawn newpid true` − `spawn plain true`: the same child
+//	               made with CLONE_NEWPID, and the namespace's teardown
+//	init_process   `spawn tiny` − `spawn newpid`: the tiny init from a
+//	               sealed memfd as PID 1, forking and execing the command,
+//	               as internal/lifetime runs it
+//	lock_applet    `ccci-lock D -- true` − `ccci --version` − (`spawn
+//	               tiny` − `spawn none`): lockfile, flock, holder record,
+//	               signal handling, the lifetime's goroutines and threads
+//
+// and, for reference, flock (`flock LOCKFILE true`), version (`ccci
+// --version`) and total (`ccci-lock D -- true`). TINYGO is
+// internal/lifetime/tinyinit_amd64.go, which holds the tiny init's bytes.
+// One line per part: name, median ms.
+//
+//	benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS CCCI CCCI-LOCK
+func breakdown(args []string) {
+	if len(args) != 8 {
+		fail("usage: benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS CCCI CCCI-LOCK")
+	}
+	n, lockfile, tinyGo := atoi(args[0]), args[1], args[2]
+	hello, helloStd, helloDeps, ccci, ccciLock := args[3], args[4], args[5], args[6], args[7]
+	self, err := os.Executable()
+	check(err)
+	tiny := writeTiny(tinyGo)
+	defer os.Remove(tiny)
+	cmds := []struct {
+		name string
+		argv []string
+	}{
+		{"flock", []string{"flock", lockfile, "true"}},
+		{"hello", []string{hello}},
+		{"hello_std", []string{helloStd}},
+		{"hello_deps", []string{helloDeps}},
+		{"version", []string{ccci, "--version"}},
+		{"lock", []string{ccciLock, "b.example", "--", "true"}},
+		{"none", []string{self, "spawn", "none"}},
+		{"plain", []string{self, "spawn", "plain", "true"}},
+		{"newpid", []string{self, "spawn", "newpid", "true"}},
+		{"tiny", []string{self, "spawn", "tiny", tiny, "true"}},
+	}
+	wall := map[string][]float64{}
+	for i := 0; i < n; i++ {
+		for _, c := range cmds {
+			wall[c.name] = append(wall[c.name], timeRun(c.argv))
+		}
+	}
+	m := map[string]float64{}
+	for k, v := range wall {
+		m[k] = median(v)
+	}
+	rows := []struct {
+		name string
+		ms   float64
+	}{
+		{"flock", m["flock"]},
+		{"version", m["version"]},
+		{"total", m["lock"]},
+		{"go_start", m["hello"]},
+		{"std_init", m["hello_std"] - m["hello"]},
+		{"deps_init", m["hello_deps"] - m["hello_std"]},
+		{"ccci_own", m["version"] - m["hello_deps"]},
+		{"exec", m["plain"] - m["none"]},
+		{"pid_namespace", m["newpid"] - m["plain"]},
+		{"init_process", m["tiny"] - m["newpid"]},
+		{"lock_applet", m["lock"] - m["version"] - (m["tiny"] - m["none"])},
+	}
+	for _, r := range rows {
+		fmt.Printf("%s %.2f\n", r.name, r.ms)
+	}
+}
+
+func timeRun(argv []string) float64 {
+	c := exec.Command(argv[0], argv[1:]...)
+	t := nowNano()
+	check(c.Run())
+	return float64(nowNano()-t) / 1e6
+}
+
+func nowNano() int64 {
+	var ts unix.Timespec
+	check(unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts))
+	return ts.Nano()
+}
+
+// writeTiny extracts the tiny init's bytes from its generated Go file into
+// a temporary file and returns its path.
+func writeTiny(goFile string) string {
+	src, err := os.ReadFile(goFile)
+	check(err)
+	_, body, ok := strings.Cut(string(src), "[]byte{")
+	if !ok {
+		fail(goFile + ": no byte slice")
+	}
+	var b []byte
+	for _, h := range regexp.MustCompile(`0x[0-9a-f]{2}`).FindAllString(body, -1) {
+		v, err := strconv.ParseUint(h[2:], 16, 8)
+		check(err)
+		b = append(b, byte(v))
+	}
+	f, err := os.CreateTemp("", "tinyinit")
+	check(err)
+	_, err = f.Write(b)
+	check(err)
+	check(f.Close())
+	return f.Name()
+}
+
+// spawn is one process of the breakdown: "none" exits at once; "plain"
+// runs CMD as a child; "newpid" runs it in a new PID namespace; "tiny"
+// copies the tiny init at PATH into a sealed memfd and runs it as PID 1 of
+// a new PID namespace with CMD, as internal/lifetime does (the race pipe at
+// fd 3, the memfd at fd 4).
+//
+//	benchtool spawn none | plain CMD... | newpid CMD... | tiny PATH CMD...
+func spawn(args []string) {
+	var c *exec.Cmd
+	switch args[0] {
+	case "none":
+		return
+	case "plain":
+		c = exec.Command(args[1], args[2:]...)
+	case "newpid":
+		c = exec.Command(args[1], args[2:]...)
+		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	case "tiny":
+		b, err := os.ReadFile(args[1])
+		check(err)
+		fd, err := unix.MemfdCreate("ccci-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+		check(err)
+		_, err = unix.Write(fd, b)
+		check(err)
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
+		check(err)
+		r, w, err := os.Pipe()
+		check(err)
+		defer w.Close()
+		c = exec.Command("/proc/self/fd/4", append([]string{"__ccci_init", "ccci", "ns", "10s"}, args[2:]...)...)
+		c.Args[0] = "ccci"
+		c.ExtraFiles = []*os.File{r, os.NewFile(uintptr(fd), "memfd")}
+		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	default:
+		fail("spawn: unknown mode " + args[0])
+	}
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	check(c.Run())
+}
