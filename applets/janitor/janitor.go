@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fatih/color"
+
 	"git.coopcloud.tech/toolshed/ccci/internal/app"
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	"git.coopcloud.tech/toolshed/ccci/internal/flock"
@@ -247,15 +249,24 @@ func exclusive(ctx context.Context, o *options, lockDir string) (func(), string,
 // write, and at the end; every other line at once.
 func logger(env *applet.Env, o *options, out *bufio.Writer) func(ij.Item) {
 	var flushed time.Time
-	colour := lock.ColourOn(env)
+	warn, bad := color.New(color.FgYellow), color.New(color.FgRed)
+	if lock.ColourOn(env) {
+		warn.EnableColor()
+		bad.EnableColor()
+	} else {
+		warn.DisableColor()
+		bad.DisableColor()
+	}
 	return func(it ij.Item) {
 		switch it.Action {
 		case ij.Warned, ij.Skipped:
 			out.Flush()
-			fmt.Fprintln(env.Stderr, lock.Paint(colour, lock.Yellow, "ccci-janitor: "+ij.Line(it)))
+			warn.Fprint(env.Stderr, "ccci-janitor: "+ij.Line(it))
+			fmt.Fprintln(env.Stderr)
 		case ij.Failed:
 			out.Flush()
-			fmt.Fprintln(env.Stderr, lock.Paint(colour, lock.Red, "ccci-janitor: "+ij.Line(it)))
+			bad.Fprint(env.Stderr, "ccci-janitor: "+ij.Line(it))
+			fmt.Fprintln(env.Stderr)
 		default:
 			if o.json {
 				return

@@ -1,11 +1,12 @@
 package lock
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/fatih/color"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 )
@@ -19,40 +20,28 @@ import (
 //
 // Fields of an unreadable holder record print as "?".
 func Progress(w io.Writer, colour bool) func(Event) {
+	wait, done := color.New(color.FgYellow), color.New(color.FgGreen)
+	if colour {
+		wait.EnableColor()
+		done.EnableColor()
+	} else {
+		wait.DisableColor()
+		done.DisableColor()
+	}
 	return func(e Event) {
 		h := e.Holder
-		var code, line string
 		switch e.Kind {
 		case Waiting:
-			code, line = Yellow, fmt.Sprintf("== app lock: %s in flight (run %s, pid %s, since %s) — waiting ==", Safe(e.Domain), run(h), pid(h), since(h))
+			wait.Fprintf(w, "== app lock: %s in flight (run %s, pid %s, since %s) — waiting ==", Safe(e.Domain), run(h), pid(h), since(h))
 		case StillWaiting:
-			code, line = Yellow, fmt.Sprintf("== app lock: %s still waiting (%s) for run %s (pid %s) ==", Safe(e.Domain), e.Waited.Round(time.Second), run(h), pid(h))
+			wait.Fprintf(w, "== app lock: %s still waiting (%s) for run %s (pid %s) ==", Safe(e.Domain), e.Waited.Round(time.Second), run(h), pid(h))
 		case Acquired:
-			code, line = Green, fmt.Sprintf("== app lock: %s acquired (waited %s) ==", Safe(e.Domain), Round(e.Waited))
+			done.Fprintf(w, "== app lock: %s acquired (waited %s) ==", Safe(e.Domain), Round(e.Waited))
 		default:
 			return
 		}
-		// One write; the newline after the colour reset, so a line never
-		// ends coloured.
-		io.WriteString(w, Paint(colour, code, line)+"\n")
+		io.WriteString(w, "\n") // after the colour reset, so a line never ends coloured
 	}
-}
-
-// The colours of ccci's stderr lines, as ANSI SGR codes for Paint.
-const (
-	Red    = "31"
-	Green  = "32"
-	Yellow = "33"
-)
-
-// Paint is s in colour code when on (the SGR sequence, s, a reset), else s.
-// A few lines of escape codes: a colour library ran its terminal checks at
-// package init, on every call of every applet, coloured or not.
-func Paint(on bool, code, s string) string {
-	if !on {
-		return s
-	}
-	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
 // Round shortens a waited duration for humans: milliseconds under a
