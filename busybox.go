@@ -146,13 +146,13 @@ func install(env *applet.Env, args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "ccci: --install: locate this binary: %v\n", err)
-		return 1
+		return applet.ExitFailure
 	}
 	// DIR itself may be created, never its parents: a typo must not
 	// leave a new tree behind (as the lock dir, internal/flock ensureDir).
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		fmt.Fprintf(env.Stderr, "ccci: --install: %v\n", err)
-		return 1
+		return applet.ExitFailure
 	}
 	status := applet.ExitOK
 	for _, n := range names() {

@@ -145,7 +145,7 @@ func (c *cycle) render() int {
 	if err := app.Render(c.env.Stdout, c.inst, c.env.Getenv, c.warn); err != nil {
 		return c.fail(exitFor(err), "%v", err)
 	}
-	return 0
+	return applet.ExitOK
 }
 
 // reapLeftovers removes what a dead run of this domain left on the swarm (it
@@ -162,7 +162,7 @@ func (c *cycle) reapLeftovers(ctx context.Context) int {
 	}
 	left := inv[stack]
 	if left == nil || len(left.All()) == 0 {
-		return 0
+		return applet.ExitOK
 	}
 	// Our lock proves nothing about an app of another lock namespace.
 	for _, ns := range left.LockNamespaces {
@@ -177,7 +177,7 @@ func (c *cycle) reapLeftovers(ctx context.Context) int {
 	if _, err := app.Teardown(tctx, c.inst.Swarm, c.inst.Domain, "", swarm.TeardownOptions{}); err != nil {
 		return c.status(err, "%v", err)
 	}
-	return 0
+	return applet.ExitOK
 }
 
 // locked is the part of the cycle under the app lock.
@@ -249,7 +249,7 @@ func (c *cycle) deploy(ctx context.Context) int {
 	}
 	fmt.Fprintf(c.env.Stderr, "== converged: %s in %v ==\n", inst.Domain, lock.Round(time.Since(start)))
 	c.converged = c.Driver == "stack" // abra's own requests are not ours to vouch for
-	return 0
+	return applet.ExitOK
 }
 
 // teardown removes everything of the app on a context that outlives the
@@ -273,7 +273,7 @@ func (c *cycle) teardown(st int) int {
 		if ls := c.lt.Status(); ls != 0 {
 			return ls
 		}
-		return 1
+		return applet.ExitFailure
 	}
 	if c.counted {
 		if err := c.drv.Undeploy(ctx, inst); err != nil {
@@ -326,7 +326,7 @@ func exitFor(err error) int {
 	if errors.Is(err, app.ErrInput) {
 		return applet.ExitUsage
 	}
-	return 1
+	return applet.ExitFailure
 }
 
 // fail prints one line and returns code.

@@ -189,7 +189,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	switch {
 	case other != "" && cfg.Look:
 		env.Errorf(prog, "another janitor is still running (%s) after --wait %v; nothing checked", other, o.wait)
-		return 1
+		return applet.ExitFailure
 	case other != "":
 		fmt.Fprintf(env.Stderr, "ccci-janitor: another janitor is running (%s); exiting\n", other)
 		return applet.ExitOK
@@ -214,7 +214,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	defer cfg.Locks.Close()
 	if cfg.Namespace, err = cfg.Locks.Namespace(ctx); err != nil {
 		env.Errorf(prog, "%v; nothing checked or reaped", err)
-		return 1
+		return applet.ExitFailure
 	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	sc, err := swarm.New(pctx, env.Getenv)
@@ -299,15 +299,15 @@ func finish(env *applet.Env, o *options, rep *ij.Report) int {
 		if rep.Leaks() == 0 {
 			env.Errorf(prog, "cannot prove zero leaks: %s, %s", plural(errs, "error"), strconv.Itoa(skipped)+" skipped")
 		}
-		return 1
+		return applet.ExitFailure
 	}
 	if !o.check && !o.dryRun && errs > 0 {
-		return 1
+		return applet.ExitFailure
 	}
 	// A metrics file that could not be written fails every mode: the
 	// monitoring reading it would otherwise go stale unnoticed.
 	if o.metrics != "" && metricsFailed(rep) {
-		return 1
+		return applet.ExitFailure
 	}
 	return applet.ExitOK
 }

@@ -184,7 +184,7 @@ func acquireFailed(err error) int {
 	}
 	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO} {
 		if errors.Is(err, e) {
-			return 1
+			return applet.ExitFailure
 		}
 	}
 	return applet.ExitUsage

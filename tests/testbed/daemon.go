@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/lockfile"
 )
 
 // Every test binary of `go test ./...` that may talk to dockerd holds a
@@ -32,7 +34,7 @@ func Share(who string) error {
 	}
 	fd := int(f.Fd())
 	for start, said := time.Now(), time.Now(); ; {
-		err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB)
+		err := lockfile.Flock(fd, unix.LOCK_SH|unix.LOCK_NB)
 		if err == nil {
 			daemon = f
 			return nil
@@ -65,13 +67,13 @@ func Alone(t testing.TB, within time.Duration) {
 	// waits: a conversion that would block has dropped the shared hold
 	// already (flock(2)).
 	t.Cleanup(func() {
-		if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
+		if err := lockfile.Flock(fd, unix.LOCK_SH); err != nil {
 			t.Errorf("flock %s back to shared: %v", daemonLock, err)
 		}
 	})
 	start, said := time.Now(), time.Now()
 	for {
-		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		err := lockfile.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			break
 		}
