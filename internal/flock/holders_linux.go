@@ -15,7 +15,7 @@ import (
 )
 
 // procLocks is the kernel's table of file locks, as lslocks(8) reads it.
-var procLocks = "/proc/locks"
+const procLocks = "/proc/locks"
 
 // KernelHolder is a process the kernel says holds a flock on a file.
 type KernelHolder struct {
@@ -30,6 +30,11 @@ func kernelHolders(dev, ino uint64) ([]KernelHolder, error) {
 	if err != nil {
 		return nil, err
 	}
+	return holdersOf(ls, dev, ino), nil
+}
+
+// holdersOf picks the holders of the file dev/ino out of ls.
+func holdersOf(ls []procLock, dev, ino uint64) []KernelHolder {
 	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), ino)
 	var hs []KernelHolder
 	for _, l := range ls {
@@ -37,7 +42,7 @@ func kernelHolders(dev, ino uint64) ([]KernelHolder, error) {
 			hs = append(hs, l.KernelHolder)
 		}
 	}
-	return hs, nil
+	return hs
 }
 
 // FlockPIDs is the set of pids holding any flock (readLocks).
@@ -67,6 +72,11 @@ func readLocks() ([]procLock, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseLocks(b)
+}
+
+// parseLocks parses a /proc/locks table (readLocks).
+func parseLocks(b []byte) ([]procLock, error) {
 	var out []procLock
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {

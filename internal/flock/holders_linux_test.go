@@ -17,8 +17,7 @@ import (
 // kernelHolders reads /proc/locks as lslocks does: FLOCK lines of the
 // file's dev and inode, waiters ("->") and other lock kinds left out.
 func TestKernelHoldersParse(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "locks")
-	os.WriteFile(f, []byte(`1: FLOCK  ADVISORY  WRITE 100 fd:01:42 0 EOF
+	ls, err := parseLocks([]byte(`1: FLOCK  ADVISORY  WRITE 100 fd:01:42 0 EOF
 1: -> FLOCK  ADVISORY  WRITE 101 fd:01:42 0 EOF
 2: POSIX  ADVISORY  WRITE 102 fd:01:42 0 EOF
 3: OFDLCK ADVISORY  WRITE -1 fd:01:42 0 EOF
@@ -26,18 +25,16 @@ func TestKernelHoldersParse(t *testing.T) {
 5: FLOCK  ADVISORY  WRITE 104 fd:01:43 0 EOF
 6: FLOCK  ADVISORY  WRITE 105 fe:01:42 0 EOF
 7: FLOCK  ADVISORY  READ 106 103:02:42 0 EOF
-`), 0o600)
-	defer func(p string) { procLocks = p }(procLocks)
-	procLocks = f
-	hs, err := kernelHolders(unix.Mkdev(0xfd, 1), 42)
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
+	hs := holdersOf(ls, unix.Mkdev(0xfd, 1), 42)
 	if len(hs) != 2 || hs[0] != (KernelHolder{PID: 100}) || hs[1] != (KernelHolder{PID: 103, Shared: true}) {
 		t.Errorf("kernelHolders = %+v, want pid 100 (write) and 103 (read)", hs)
 	}
 	// Majors past two hex digits are printed unpadded.
-	if hs, _ := kernelHolders(unix.Mkdev(0x103, 2), 42); len(hs) != 1 || hs[0].PID != 106 {
+	if hs := holdersOf(ls, unix.Mkdev(0x103, 2), 42); len(hs) != 1 || hs[0].PID != 106 {
 		t.Errorf("kernelHolders(103:02) = %+v, want pid 106", hs)
 	}
 }
