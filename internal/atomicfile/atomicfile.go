@@ -17,18 +17,21 @@ import (
 // such a name (it wants *.prom).
 func TempPattern(dst string) string { return filepath.Base(dst) + "~*" }
 
-// TestHookBeforeRename is for tests only: when set, Write calls it with the
-// temp file's name once the new content is written, synced and closed, just
-// before the rename. A test kills the process there to show that a crash
-// mid-write leaves the old content (internal/runstate TestIncrKilledMidWrite).
-var TestHookBeforeRename func(tmp string)
-
 // Write replaces dst with data, mode perm. The temp file goes in tmpDir
 // ("" means dst's own directory), which must be on dst's file system for
 // the rename to be atomic. Why fsync before the rename: without it a crash
 // can leave the new name on an empty file; and after it, the directory, so
 // the rename itself survives a crash.
 func Write(tmpDir, dst string, data []byte, perm os.FileMode) error {
+	return WriteHooked(tmpDir, dst, data, perm, nil)
+}
+
+// WriteHooked is Write calling beforeRename (when not nil) with the temp
+// file's name once the new content is written, synced and closed, just
+// before the rename: a test kills the process there to show that a crash
+// mid-write leaves the old content (internal/runstate
+// TestIncrKilledMidWrite).
+func WriteHooked(tmpDir, dst string, data []byte, perm os.FileMode, beforeRename func(tmp string)) error {
 	if tmpDir == "" {
 		tmpDir = filepath.Dir(dst)
 	}
@@ -54,8 +57,8 @@ func Write(tmpDir, dst string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	if TestHookBeforeRename != nil {
-		TestHookBeforeRename(tmp)
+	if beforeRename != nil {
+		beforeRename(tmp)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		return err

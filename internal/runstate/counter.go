@@ -53,7 +53,7 @@ func (r *Run) Incr(name string) (int64, error) {
 		}
 	}
 	n++
-	if err := atomicfile.Write(tmp, p, []byte(strconv.FormatInt(n, 10)+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteHooked(tmp, p, []byte(strconv.FormatInt(n, 10)+"\n"), 0o600, r.beforeRename); err != nil {
 		return 0, err
 	}
 	return n, nil

@@ -23,11 +23,11 @@ const killEnv = "RUNSTATE_TEST_KILL_INCR"
 // changed to os.WriteFile(dst) followed by the hook, Get read 3, not 2.
 func TestIncrKilledMidWrite(t *testing.T) {
 	if runs := os.Getenv(killEnv); runs != "" {
-		atomicfile.TestHookBeforeRename = func(string) {
+		r, _ := Open(runs, "k")
+		r.beforeRename = func(string) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute) // SIGKILL is not caught; never reached
 		}
-		r, _ := Open(runs, "k")
 		r.Incr("n")
 		os.Exit(9) // the hook did not run: the parent sees exit 9
 	}

@@ -85,6 +85,8 @@ type Run struct {
 	ID      string
 	Dir     string
 	RunsDir string
+
+	beforeRename func(tmp string) // tests: Incr calls it before publishing (TestIncrKilledMidWrite)
 }
 
 // Open returns the run id under runsDir. It validates id and refuses a
