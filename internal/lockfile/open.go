@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +49,7 @@ func Open(path string, create bool) (int, Inode, error) {
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		why = errors.New("not a regular file; refusing it")
-	case int(st.Uid) != os.Geteuid():
+	case int(st.Uid) != euid():
 		why = notOurs(st.Uid)
 	case st.Nlink > 1:
 		why = fmt.Errorf("has %d hard links; refusing it", st.Nlink)
@@ -59,6 +60,10 @@ func Open(path string, create bool) (int, Inode, error) {
 	}
 	return fd, Inode{uint64(st.Dev), st.Ino}, nil
 }
+
+// euid is our effective uid, asked once: a janitor pass opens thousands
+// of lockfiles, and os.Geteuid is a system call each time.
+var euid = sync.OnceValue(os.Geteuid)
 
 // whyNot explains a failed open. A symlink is refused as such: ELOOP, or
 // EACCES when another user planted it in a sticky dir. So is a file of
@@ -71,7 +76,7 @@ func whyNot(path string, err error) error {
 	case err != unix.EACCES && err != unix.EPERM, unix.Lstat(path, &st) != nil:
 		return err
 	case st.Mode&unix.S_IFMT != unix.S_IFLNK:
-		if int(st.Uid) != os.Geteuid() {
+		if int(st.Uid) != euid() {
 			return notOurs(st.Uid)
 		}
 		return err
