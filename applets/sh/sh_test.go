@@ -3,6 +3,7 @@ package sh
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,6 +120,26 @@ func TestDivisions(t *testing.T) {
 		if got != tc.status || out.String() != tc.stdout || errb.String() != want {
 			t.Errorf("%q: status %d, stdout %q, stderr %q; want %d, %q, %q",
 				tc.script, got, out.String(), errb.String(), tc.status, tc.stdout, want)
+		}
+	}
+}
+
+// A script that opens but cannot be read (a directory) is exit 126, as in
+// bash: found, not runnable; one that does not open is 127.
+func TestScriptUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{dir, applet.ExitCannotRun},
+		{dir + "/missing.sh", applet.ExitNotFound},
+	} {
+		var errb bytes.Buffer
+		env := &applet.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb,
+			Environ: []string{"PATH=/usr/bin:/bin"}, Dir: dir}
+		if got := Main(context.Background(), env, []string{tc.path}); got != tc.want || !strings.Contains(errb.String(), tc.path) {
+			t.Errorf("ccci-sh %s: status %d, stderr %q; want %d naming the path", tc.path, got, errb.String(), tc.want)
 		}
 	}
 }
