@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -80,7 +81,8 @@ Options:
   --adopt NS       judge apps of lock namespace NS as this janitor's own
                    (after a host rename or a lock dir move; their locks
                    are probed here); repeatable; '*' adopts every app in
-                   --scope, live runs of other namespaces included
+                   --scope (which it needs), live runs of other
+                   namespaces included
   --min-age DUR    a run dir younger than this is live (default
                    $CCCI_RUN_MIN_AGE or 2m; 0: only a held live-lock)
   --grace DUR      SIGTERM to SIGKILL for processes of dead runs (default
@@ -151,6 +153,11 @@ func parse(env *applet.Env, args []string) (*options, error) {
 	}
 	if o.grace == 0 {
 		return nil, errors.New("--grace must be more than 0")
+	}
+	// '*' judges every app it sees as ours, other namespaces' live runs
+	// included: only a --scope keeps that to the caller's own apps.
+	if slices.Contains(o.adopt, ij.AdoptAll) && o.scope == "" {
+		return nil, errors.New("--adopt '*' needs --scope: it takes every app in scope for this janitor's own, other namespaces' live runs included")
 	}
 	return o, nil
 }

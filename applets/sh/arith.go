@@ -28,8 +28,12 @@ const divVar = "__ccci_div"
 //   - in a command ((( )), let, for (( ))), FAIL is $(@ccci:div0 MESSAGE),
 //     an error that fails the command with status 1, as in bash.
 //
-// An expression read from a variable at run time ($((e)) with e='5/x') is
-// not rewritten: the interpreter's own message and 0 then stand.
+// An array subscript, read or assigned (${a[1/x]}, a[1/x]=v), is an
+// expansion's, as in bash. Not rewritten, so the interpreter's own message
+// and 0 stand: an
+// expression read from a variable at run time ($((e)) with e='5/x'), and
+// the keys of an array literal (a=([1/x]=v)), which the interpreter also
+// evaluates as arithmetic for an associative array (m=([text/plain]=v)).
 func divisions(f *syntax.File, src []byte, name string) {
 	prefix := fmt.Sprintf("ccci-sh: %s: ", name)
 	syntax.Walk(f, func(n syntax.Node) bool {
@@ -37,10 +41,13 @@ func divisions(f *syntax.File, src []byte, name string) {
 		case *syntax.ArithmExp:
 			n.X = divGuard(n.X, src, prefix, "", n.Right.Offset(), false)
 		case *syntax.ParamExp:
+			n.Index = divGuard(n.Index, src, prefix, "", 0, false)
 			if n.Slice != nil {
 				n.Slice.Offset = divGuard(n.Slice.Offset, src, prefix, "", 0, false)
 				n.Slice.Length = divGuard(n.Slice.Length, src, prefix, "", 0, false)
 			}
+		case *syntax.Assign:
+			n.Index = divGuard(n.Index, src, prefix, "", 0, false)
 		case *syntax.ArithmCmd:
 			n.X = divGuard(n.X, src, prefix, "((: ", n.Right.Offset(), true)
 		case *syntax.LetClause:

@@ -127,7 +127,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	text, err := io.ReadAll(src)
 	if err != nil {
 		env.Errorf("sh", "%s: %v", name, err)
-		return 127
+		return applet.ExitCannotRun // as bash does for a script it cannot read (a directory)
 	}
 	file, err := syntax.NewParser().Parse(bytes.NewReader(text), name)
 	if err != nil {

@@ -3,6 +3,7 @@ package sh
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,8 +84,9 @@ func TestParseSignal(t *testing.T) {
 }
 
 // A division or remainder by zero at run time fails as in bash, naming the
-// line, the expression and the rest from the divisor on: an expansion
-// ends the shell (a subshell only itself), a command fails with status 1.
+// line, the expression and the rest from the divisor on: an expansion (an
+// array subscript, read or assigned, is one) ends the shell (a subshell
+// only itself), a command fails with status 1.
 // A non-zero divisor computes as before.
 func TestDivisions(t *testing.T) {
 	const msg = "ccci-sh: -c: line %s: division by 0 (error token is %s)\n"
@@ -101,6 +103,10 @@ func TestDivisions(t *testing.T) {
 		{`x=0; (echo $((1/x)); echo no); echo $?`, "1\n", `1: 1/x|"x"`, 0},
 		{`x=0; ((y = 5 % x)); echo $?`, "1\n", `1: ((: y = 5 % x|"x"`, 0},
 		{`x=0; let y=1+5/x; echo $?`, "1\n", `1: let: y=1+5/x|"x"`, 0},
+		{`x=2; a=(1 2 3); a[4/x]=9; echo ${a[4/x]} ${a[@]}`, "9 1 2 9\n", "", 0},
+		{`x=0; a=(1 2); echo ${a[1/x]}; echo no`, "", `1: 1/x|"x"`, 1},
+		{`x=0; a[1/x]=3; echo no`, "", `1: 1/x|"x"`, 1},
+		{`x=0; a=(1 2); ((a[1/x])); echo no`, "", `1: 1/x|"x"`, 1},
 	} {
 		var out, errb bytes.Buffer
 		env := &applet.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
@@ -114,6 +120,26 @@ func TestDivisions(t *testing.T) {
 		if got != tc.status || out.String() != tc.stdout || errb.String() != want {
 			t.Errorf("%q: status %d, stdout %q, stderr %q; want %d, %q, %q",
 				tc.script, got, out.String(), errb.String(), tc.status, tc.stdout, want)
+		}
+	}
+}
+
+// A script that opens but cannot be read (a directory) is exit 126, as in
+// bash: found, not runnable; one that does not open is 127.
+func TestScriptUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{dir, applet.ExitCannotRun},
+		{dir + "/missing.sh", applet.ExitNotFound},
+	} {
+		var errb bytes.Buffer
+		env := &applet.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &errb,
+			Environ: []string{"PATH=/usr/bin:/bin"}, Dir: dir}
+		if got := Main(context.Background(), env, []string{tc.path}); got != tc.want || !strings.Contains(errb.String(), tc.path) {
+			t.Errorf("ccci-sh %s: status %d, stderr %q; want %d naming the path", tc.path, got, errb.String(), tc.want)
 		}
 	}
 }

@@ -59,8 +59,6 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// who names a uid for a message: "uid 1000 (alice)".
-
 // readRecord reads the holder record at the start of fd's file.
 func readRecord(fd int) (lock.Holder, error) {
 	buf := make([]byte, lock.MaxRecord)
