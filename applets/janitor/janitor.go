@@ -39,10 +39,11 @@ not). A domain matching --keep (warm-*) is never a candidate, never probed.
 
 Only apps of this janitor's lock namespace are probed or reaped: those
 labelled ccci.lock-namespace with the namespace of $CCCI_LOCK_BACKEND
-(file:<host>:<lock dir>, etcd:<cluster id>:<prefix>), or unlabelled
-(deployed by an older ccci, the old harness or abra) with a lock of
-theirs in this backend (a lockfile in $CCCI_LOCK_DIR). Any other is
-reported "foreign", never touched, and never a leak for --check.
+(file:<hostname>[/<machine id>]:<lock dir>, etcd:<cluster id>:<prefix>),
+or unlabelled (deployed by an older ccci, the old harness or abra) with
+a lock of theirs in this backend (a lockfile in $CCCI_LOCK_DIR). Any
+other is reported "foreign", never touched, and never a leak for
+--check.
 
 For each candidate its app lock is tried without blocking. Free: nothing
 live holds it, so the app is torn down under that lock (the deploy's own

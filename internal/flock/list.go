@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
@@ -59,16 +60,23 @@ func (b *Backend) Touched(domain string) time.Time {
 	return fi.ModTime()
 }
 
-// Namespace implements lock.Backend: "file:<host>:<lock dir>", the
-// kernel's hostname and the lock dir made absolute with its symlinks
-// resolved (/var/lock and /run/lock are one namespace). Two runs serialize
-// exactly when they flock the same files: the same dir on the same host
-// (a lock dir shared between hosts over a network filesystem is not
-// supported). A lock dir not created yet is resolved through its parent.
+// Namespace implements lock.Backend: "file:<host>:<lock dir>", host being
+// the kernel's hostname and, where there is one, "/" and the first 12 hex
+// of /etc/machine-id (two hosts given one hostname are still two
+// namespaces: each janitor would otherwise take the other's live apps for
+// its own, and find their lockfiles free), and the lock dir made absolute
+// with its symlinks resolved (/var/lock and /run/lock are one namespace).
+// Two runs serialize exactly when they flock the same files: the same dir
+// on the same host (a lock dir shared between hosts over a network
+// filesystem is not supported). A lock dir not created yet is resolved
+// through its parent.
 func (b *Backend) Namespace(ctx context.Context) (string, error) {
 	host, err := os.Hostname()
 	if err != nil {
 		return "", fmt.Errorf("lock namespace: %v", err)
+	}
+	if id := machineID(); id != "" {
+		host += "/" + id
 	}
 	dir, err := filepath.Abs(b.dir)
 	if err != nil {
@@ -80,4 +88,29 @@ func (b *Backend) Namespace(ctx context.Context) (string, error) {
 		dir = filepath.Join(r, filepath.Base(dir))
 	}
 	return "file:" + host + ":" + dir, nil
+}
+
+// machineIDFile names this host for as long as it is installed, across
+// reboots (machine-id(5)).
+const machineIDFile = "/etc/machine-id"
+
+// machineID is the first 12 hex digits of the host's machine id, or ""
+// when there is none to read (a container without one): the hostname
+// alone then names the host.
+func machineID() string {
+	b, err := os.ReadFile(machineIDFile)
+	if err != nil {
+		return ""
+	}
+	return idPrefix(string(b))
+}
+
+// idPrefix is the first 12 hex digits of a machine-id file's content, or
+// "" when it is not one (empty, "uninitialized", garbage).
+func idPrefix(s string) string {
+	id := strings.TrimSpace(s)
+	if len(id) < 12 || strings.Trim(id, "0123456789abcdef") != "" {
+		return ""
+	}
+	return id[:12]
 }

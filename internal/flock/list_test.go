@@ -59,9 +59,13 @@ func TestNamespace(t *testing.T) {
 		return s
 	}
 	host, _ := os.Hostname()
+	if id, err := os.ReadFile("/etc/machine-id"); err == nil {
+		// Two hosts with one hostname are two namespaces.
+		host += "/" + string(id[:12])
+	}
 	want := ns(real)
 	if !strings.HasPrefix(want, "file:"+host+":/") || !strings.HasSuffix(want, "/real") {
-		t.Errorf("namespace %q", want)
+		t.Errorf("namespace %q, want file:%s:.../real", want, host)
 	}
 	if got := ns(filepath.Join(dir, "link")); got != want {
 		t.Errorf("through a symlink: %q, want %q", got, want)
@@ -77,5 +81,23 @@ func TestNamespace(t *testing.T) {
 	}
 	if ns(filepath.Join(dir, "other")) == want {
 		t.Error("another dir, the same namespace")
+	}
+}
+
+// TestIDPrefix: a machine id names the host by its first 12 hex digits;
+// anything else (an empty file, systemd's "uninitialized", garbage) names
+// nothing, and the hostname alone is used.
+func TestIDPrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		"3d1219c7c4c5404aaa1f6d2a48adfda4\n": "3d1219c7c4c5",
+		"":                                   "",
+		"uninitialized\n":                    "",
+		"3d1219c7c4c\n":                      "",
+		"3D1219C7C4C5404AAA1F6D2A48ADFDA4":   "",
+		"3d1219c7c4c5:../x":                  "",
+	} {
+		if got := idPrefix(in); got != want {
+			t.Errorf("idPrefix(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
