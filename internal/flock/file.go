@@ -23,10 +23,11 @@ func openLock(path string, create bool) (int, inode, error) {
 // inode identifies a file: what an open fd names for as long as it is open.
 type inode = lockfile.Inode
 
-// ensureDir creates a missing lock dir (0755), but never its parents: only
-// the lock dir itself is ever created.
+// ensureDir creates a missing lock dir (0700: no other user can enter it,
+// so none can open a lockfile and flock it to hold a domain), but never
+// its parents: only the lock dir itself is ever created.
 func ensureDir(dir string) error {
-	err := os.Mkdir(dir, 0o755)
+	err := os.Mkdir(dir, 0o700)
 	if err == nil || errors.Is(err, os.ErrExist) {
 		return nil
 	}

@@ -224,8 +224,8 @@ func TestLockDir(t *testing.T) {
 	// A missing lock dir is created...
 	b := New(filepath.Join(dir, "lock"))
 	mustAcquire(t, b, req("a.org")).Release()
-	if fi, err := os.Stat(filepath.Join(dir, "lock")); err != nil || fi.Mode().Perm() != 0o755 {
-		t.Errorf("lock dir: %v %v; want created 0755", fi, err)
+	if fi, err := os.Stat(filepath.Join(dir, "lock")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("lock dir: %v %v; want created 0700", fi, err)
 	}
 	// ...but never its parents.
 	b = New(filepath.Join(dir, "no", "lock"))
