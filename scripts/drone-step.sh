@@ -10,9 +10,10 @@
 #
 # Runs under ccci-sh and under bash alike (tests/testdata/sh/drone_step.txtar).
 #
-# Example (.drone.yml):
+# Example (.drone.yml; `exec`, so that the step process the runner
+# signals is this script, and the hold keeps the run live to its end):
 #   commands:
-#     - scripts/drone-step.sh ccci-deploy --recipe . "$DOMAIN" -- ./tests/run.sh
+#     - exec scripts/drone-step.sh ccci-runstate hold --rm -- scripts/recipe-run.sh "$DOMAIN" . -- ./tests/run.sh
 set -u
 
 if [ "$#" -eq 0 ]; then

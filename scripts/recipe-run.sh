@@ -60,7 +60,10 @@ fetch_recipe() {
 	if ccci-runstate hold -- git -C "$dest" fetch -q --depth 1 origin "$want" 2>"$err"; then
 		git -C "$dest" -c advice.detachedHead=false checkout -q --detach FETCH_HEAD || return 1
 	elif [ -n "$3" ] && ccci-runstate hold -- git -C "$dest" fetch -q origin 2>>"$err" &&
-		git -C "$dest" -c advice.detachedHead=false checkout -q --detach "$3^{commit}" 2>>"$err"; then
+		rev=$(git -C "$dest" rev-parse -q --verify "$3^{commit}") &&
+		git -C "$dest" -c advice.detachedHead=false checkout -q --detach "$rev" 2>>"$err"; then
+		# rev-parse first: an unknown REF given to checkout makes git
+		# complain of a "path argument", which hides the real cause.
 		:
 	else
 		cat "$err" >&2

@@ -56,9 +56,8 @@ Options (also accepted after DOMAIN, up to --):
 Exit status: the test command's (0 without one); 1 on a lock conflict, a
 failed deploy, converge or teardown; 2 on bad input (unknown recipe, broken
 compose file or env file, ${VAR:?} unset, a missing external network,
-invalid domain); 3 when
-deploy-count is not 1; 124 at the deadline; 128+N after signal N, once the
-teardown is complete.
+invalid domain); 3 when deploy-count is not 1; 124 at the deadline; 128+N
+after signal N, once the teardown is complete.
 
 Environment: CCCI_RUN_ID (else DRONE_BUILD_NUMBER), CCCI_RUNS_DIR,
 CCCI_LOCK_DIR, CCCI_LOCK_BACKEND, ABRA_DIR (default $HOME/.abra),
@@ -68,7 +67,7 @@ Examples:
   ccci-deploy --render --recipe ./myrecipe myrecipe.ci.example.org
   ccci-deploy --recipe ./myrecipe myrecipe.ci.example.org -- ./tests/run
   ccci-deploy --driver abra --recipe gitea -w 30m gitea.ci.example.org -- make test
-  eval "$(ccci-runstate init)"; ccci-deploy --recipe custom-html "$RUN.ci.example.org"
+  eval "$(ccci-runstate init)"; ccci-deploy --recipe ./custom-html "custom-html-$CCCI_RUN_ID.ci.example.org"
 `
 
 const prog = "deploy"

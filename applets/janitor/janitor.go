@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fatih/color"
@@ -116,8 +117,35 @@ type options struct {
 // adoptFlag collects --adopt NS.
 type adoptFlag []string
 
-func (a *adoptFlag) String() string     { return "" }
-func (a *adoptFlag) Set(s string) error { *a = append(*a, s); return nil }
+func (a *adoptFlag) String() string { return "" }
+
+// Set refuses what cannot be a lock namespace: a typo would otherwise
+// adopt nothing, silently.
+func (a *adoptFlag) Set(s string) error {
+	if !validNamespace(s) {
+		return errors.New("not a lock namespace: want file:HOST:/LOCK/DIR, etcd:CLUSTER-ID:PREFIX or '*'")
+	}
+	*a = append(*a, s)
+	return nil
+}
+
+// validNamespace is whether s has the shape lock.Backend.Namespace gives
+// (internal/flock, internal/etcdlock), or is '*'.
+func validNamespace(s string) bool {
+	kind, rest, _ := strings.Cut(s, ":")
+	id, tail, ok := strings.Cut(rest, ":")
+	switch {
+	case s == "*":
+		return true
+	case !ok || id == "":
+		return false
+	case kind == "file":
+		return strings.HasPrefix(tail, "/")
+	case kind == "etcd":
+		return tail != ""
+	}
+	return false
+}
 
 func parse(env *applet.Env, args []string) (*options, error) {
 	o := &options{stale: 120 * time.Minute, minAge: 2 * time.Minute, grace: 10 * time.Second,

@@ -53,6 +53,7 @@ Options (also accepted after DOMAIN, up to --):
       --probe                exit 0 if DOMAIN's lock is free, 1 if held (printing
                              the holder); runs nothing, creates nothing
       --status               list every lockfile: free/held and its holder
+                             (of a free one: the last holder, from its record)
       --json                 --status as JSON
 
 A duration out of range (negative, NaN, inf, past 292 years) exits 2

@@ -51,8 +51,8 @@ Options:
   -h            this help
 
 Examples:
-  ccci-sh scripts/drone-step.sh ccci-deploy example.org
-  ccci-sh -c 'trap "echo bye" EXIT; ccci-runstate path deploys'
+  ccci-sh scripts/drone-step.sh ccci-deploy --recipe ./myrecipe myrecipe-1.ci.example.org
+  ccci-sh -c 'trap "echo bye" EXIT; ccci-runstate --run 1 path deploys'
   echo 'setsid sleep 60 & kill -TERM -- -$!; wait' | ccci-sh
 `
 

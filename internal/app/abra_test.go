@@ -1,8 +1,10 @@
 package app
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +87,27 @@ func abraMust(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// FindRecipeFor without --recipe and without a recipe in the env file
+// says which of the three it is: no env file, an env file that does not
+// parse (its line named), an env file naming no recipe.
+func TestFindRecipeForMissing(t *testing.T) {
+	abra, dir := t.TempDir(), t.TempDir()
+	for _, tc := range []struct{ name, content, want string }{
+		{"none.env", "", "no env file " + filepath.Join(dir, "none.env") + " to take TYPE from"},
+		{"bad.env", "TYPE=gitea\nnot valid\n", "env file " + filepath.Join(dir, "bad.env") + ":2: "},
+		{"notype.env", "DOMAIN=x.example.org\n", "env file " + filepath.Join(dir, "notype.env") + " sets neither TYPE nor RECIPE"},
+	} {
+		env := filepath.Join(dir, tc.name)
+		if tc.content != "" {
+			abraMust(t, os.WriteFile(env, []byte(tc.content), 0o600))
+		}
+		_, err := FindRecipeFor(abra, "", env)
+		if err == nil || !errors.Is(err, ErrInput) ||
+			!strings.HasPrefix(err.Error(), "no recipe: give --recipe DIR|NAME (") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: FindRecipeFor = %v; want an ErrInput naming %q", tc.name, err, tc.want)
+		}
 	}
 }

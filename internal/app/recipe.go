@@ -66,10 +66,21 @@ func FindRecipe(abraDir, recipe string) (Recipe, error) {
 
 // FindRecipeFor resolves --recipe; without one, the recipe named in the
 // app's existing env file (TYPE, or RECIPE in newer abra), as abra does.
+// When neither gives a recipe, the error says why: no env file, an env
+// file that does not parse, or one naming no recipe.
 func FindRecipeFor(abraDir, recipe, envFile string) (Recipe, error) {
 	if recipe == "" {
-		if env, err := compose.ReadEnvFile(envFile); err == nil {
-			recipe = RecipeOf(env)
+		env, err := compose.ReadEnvFile(envFile)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return Recipe{}, inputErr("no recipe: give --recipe DIR|NAME (no env file %s to take TYPE from)", envFile)
+		case errors.Is(err, compose.ErrInput):
+			return Recipe{}, inputErr("no recipe: give --recipe DIR|NAME (env file %v)", err)
+		case err != nil:
+			return Recipe{}, inputErr("no recipe: give --recipe DIR|NAME (%v)", err)
+		}
+		if recipe = RecipeOf(env); recipe == "" {
+			return Recipe{}, inputErr("no recipe: give --recipe DIR|NAME (env file %s sets neither TYPE nor RECIPE)", envFile)
 		}
 	}
 	return FindRecipe(abraDir, recipe)
