@@ -202,10 +202,14 @@ func (c *cycle) locked(l lock.Lock) int {
 	if err := app.Prepare(inst, c.state.ID, c.env.Getenv, c.warn); err != nil {
 		return c.teardown(c.fail(exitFor(err), "%v", err))
 	}
+	if err := c.drv.Check(ctx, inst); err != nil {
+		return c.teardown(c.status(err, "deploy %s: %v", inst.Domain, err))
+	}
 	token := strconv.FormatUint(inst.Token, 10)
 	inst.App.Labels = map[string]string{app.LabelFence: token}
-	// Counted only once the lock is held and just before the first thing
-	// is deployed: the count is of deploys this run made.
+	// Counted only once the lock is held, every input checked, and just
+	// before the first thing is deployed: the count is of deploys this
+	// run made (a missing external network counts nothing).
 	if _, err := c.state.Incr(runstate.DeployCount); err != nil {
 		return c.teardown(c.fail(1, "deploy-count: %v", err))
 	}

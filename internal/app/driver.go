@@ -21,6 +21,10 @@ import (
 type Driver interface {
 	// New creates the app's env file, which does not exist yet.
 	New(ctx context.Context, a *Instance) error
+	// Check refuses, before anything is counted or created, what the
+	// deploy would refuse on the engine's side (a missing external
+	// network): an input error, as app.ErrInput.
+	Check(ctx context.Context, a *Instance) error
 	// Deploy creates the app's secrets and deploys it; it does not wait.
 	Deploy(ctx context.Context, a *Instance) error
 	// Undeploy is the driver's own teardown, run before Teardown makes
@@ -56,13 +60,17 @@ func (Stack) New(ctx context.Context, a *Instance) error {
 	return err
 }
 
-func (Stack) Deploy(ctx context.Context, a *Instance) error {
+func (Stack) Check(ctx context.Context, a *Instance) error {
 	if err := a.Swarm.CheckExternals(ctx, a.App); err != nil {
 		if errors.Is(err, swarm.ErrMissingExternal) {
 			return inputErr("%v", err)
 		}
 		return err
 	}
+	return nil
+}
+
+func (Stack) Deploy(ctx context.Context, a *Instance) error {
 	if _, err := a.Swarm.CreateSecrets(ctx, a.App, a.Secret); err != nil {
 		return err
 	}
@@ -98,6 +106,9 @@ func (Abra) New(ctx context.Context, a *Instance) error {
 // secret generate` prints a table of the generated values on stdout, and
 // that must never reach a CI log; its stderr (abra's log lines, an error)
 // still does.
+// Check has nothing to do: abra checks what it deploys itself.
+func (Abra) Check(ctx context.Context, a *Instance) error { return nil }
+
 func (Abra) Deploy(ctx context.Context, a *Instance) error {
 	if err := a.abraOut(ctx, io.Discard, "app", "secret", "generate", a.Domain, "--all", "--no-input"); err != nil {
 		return err
