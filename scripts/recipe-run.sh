@@ -3,7 +3,7 @@
 # recipe build calls: run-keyed state (ccci-runstate init), one full deploy
 # cycle of RECIPE (a directory holding compose.yml, or a recipe name under
 # $ABRA_DIR/recipes) at DOMAIN with its tests (ccci-deploy), then a leak
-# report scoped to DOMAIN (ccci-janitor --check --scope).
+# report scoped to DOMAIN and this run (ccci-janitor --check --scope --run).
 #
 # The run directory is removed on exit. Exits with ccci-deploy's status
 # when it failed (1, 3 when deploy-count != 1, 124, 143 ...), else with the
@@ -109,7 +109,9 @@ re=$(printf '%s' "$domain" | sed 's/[.]/\\./g')
 check=0
 # Held live: the report must not count this very run's directory, idle
 # since ccci-deploy ended, as a dead run's.
-ccci-runstate hold -- ccci-janitor --check --scope "^$re\$" || check=$?
+# --run: other runs' dead directories and processes are the cron pass's
+# to reap, never this build's failure.
+ccci-runstate hold -- ccci-janitor --check --scope "^$re\$" --run "$CCCI_RUN_ID" || check=$?
 
 [ "$status" -eq 0 ] || exit "$status"
 exit "$check"

@@ -21,6 +21,7 @@ import (
 	"git.coopcloud.tech/toolshed/ccci/internal/flock"
 	ij "git.coopcloud.tech/toolshed/ccci/internal/janitor"
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
+	"git.coopcloud.tech/toolshed/ccci/internal/names"
 	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 	"git.coopcloud.tech/toolshed/ccci/internal/runstate"
 	"git.coopcloud.tech/toolshed/ccci/internal/swarm"
@@ -80,6 +81,8 @@ Options:
   --scope REGEX    consider only domains matching REGEX at all, labels
                    included: for a swarm shared with runs whose locks are
                    not in this host's lock dir (other hosts, test suites)
+  --run ID         look only at run ID's directory and processes (other
+                   runs' are the cron pass's): a run's own leak report
   --adopt NS       judge apps of lock namespace NS as this janitor's own
                    (after a host rename or a lock dir move; their locks
                    are probed here); repeatable; '*' adopts every app in
@@ -110,6 +113,7 @@ type options struct {
 	stale, minAge       time.Duration
 	grace, wait         time.Duration
 	match, keep, scope  string
+	run                 string
 	abraDir             string
 	adopt               adoptFlag
 }
@@ -171,6 +175,7 @@ func parse(env *applet.Env, args []string) (*options, error) {
 	fs.StringVar(&o.match, "match", o.match, "")
 	fs.StringVar(&o.keep, "keep", o.keep, "")
 	fs.StringVar(&o.scope, "scope", "", "")
+	fs.StringVar(&o.run, "run", "", "")
 	fs.StringVar(&o.abraDir, "abra-dir", o.abraDir, "")
 	fs.Var(&o.adopt, "adopt", "")
 	pos, cmd, err := applet.Parse(fs, args, 0)
@@ -212,6 +217,12 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 	}
 	if cfg.Keep, err = regexp.Compile(o.keep); err != nil {
 		return env.Usage(prog, Usage, fmt.Errorf("--keep: %v", err))
+	}
+	if o.run != "" {
+		if err := names.RunID(o.run); err != nil {
+			return env.Usage(prog, Usage, fmt.Errorf("--run: %v", err))
+		}
+		cfg.Run = o.run
 	}
 	if o.scope != "" {
 		if cfg.Scope, err = regexp.Compile(o.scope); err != nil {

@@ -74,7 +74,11 @@ type Config struct {
 	// Scope, when set, limits every source to the domains it matches: a
 	// janitor sharing a swarm with other hosts' or tests' runs whose locks
 	// live elsewhere must not judge their apps by its own lock dir.
-	Scope  *regexp.Regexp
+	Scope *regexp.Regexp
+	// Run, when set, limits the run directories and processes looked at
+	// to this one run's: a run's own leak report is not failed by what
+	// other runs left (the cron pass's to reap).
+	Run    string
 	Stale  time.Duration // warn about locks held longer
 	MinAge time.Duration // a run directory younger than this is live
 	Grace  time.Duration // SIGTERM → SIGKILL for processes of dead runs

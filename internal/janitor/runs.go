@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/runstate"
@@ -20,7 +21,9 @@ func (p *pass) runDirs() map[string]runstate.Info {
 		p.skippedRuns(err)
 	}
 	for _, i := range infos {
-		out[i.ID] = i
+		if p.cfg.Run == "" || i.ID == p.cfg.Run {
+			out[i.ID] = i
+		}
 	}
 	return out
 }
@@ -35,6 +38,9 @@ func (p *pass) skippedRuns(err error) {
 		return
 	}
 	for _, e := range bad {
+		if p.cfg.Run != "" && e.ID != p.cfg.Run {
+			continue
+		}
 		p.liveRuns[e.ID] = true
 		p.add(Item{Action: Skipped, Kind: "rundir", Name: e.Dir, Run: e.ID, Detail: e.Err.Error()})
 	}
@@ -54,6 +60,9 @@ func (p *pass) processes(runs map[string]runstate.Info) {
 	if err != nil {
 		p.add(Item{Action: Skipped, Kind: "process", Name: "/proc", Detail: err.Error()})
 		return
+	}
+	if p.cfg.Run != "" {
+		procs = slices.DeleteFunc(procs, func(pr process) bool { return pr.run != p.cfg.Run })
 	}
 	lockers := flockPids()
 	for _, pr := range procs {
