@@ -143,3 +143,18 @@ func TestScriptUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// A construct the interpreter panics on ends the script with status 2 and
+// one line naming the failure, and its EXIT trap still runs; never a
+// goroutine dump (mvdan.cc/sh v3.14 panics on an arithmetic assignment to
+// an array element).
+func TestInterpPanic(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := &applet.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Environ: []string{"PATH=/usr/bin:/bin"}, Dir: t.TempDir()}
+	got := Main(context.Background(), env, []string{"-c", "trap 'echo cleanup' EXIT; a=(1 2 3); (( a[2] = 3 )); echo after"})
+	if got != applet.ExitUsage || out.String() != "cleanup\n" ||
+		!strings.Contains(errb.String(), "the interpreter failed") || strings.Contains(errb.String(), "goroutine") {
+		t.Errorf("status %d, stdout %q, stderr %q; want 2, the EXIT trap's line, one message", got, out.String(), errb.String())
+	}
+}

@@ -89,7 +89,7 @@ func (s *shell) run(ctx context.Context, file *syntax.File, name string, stdin i
 		s.env.Errorf("sh", "%v", err)
 		return applet.ExitUsage
 	}
-	err = r.Run(runCtx, file)
+	err = runGuarded(runCtx, r, file)
 	status := s.status(err)
 	exited := r.Exited()
 
@@ -108,14 +108,38 @@ func (s *shell) run(ctx context.Context, file *syntax.File, name string, stdin i
 	return s.runExitTrap(after, r, file.Name, status)
 }
 
+// interpPanic is a panic of the interpreter (mvdan.cc/sh) itself, on a
+// construct it does not handle (e.g. `(( a[2] = 3 ))` in v3.14).
+type interpPanic struct{ v any }
+
+func (p interpPanic) Error() string {
+	return fmt.Sprintf("the interpreter failed (%v) on a construct ccci-sh does not support; nothing after it ran", p.v)
+}
+
+// runGuarded is r.Run, with a panic of the interpreter turned into an
+// error: the script ends with status 2 and a one-line message, and its
+// EXIT trap still runs, instead of a goroutine dump (TestInterpPanic).
+func runGuarded(ctx context.Context, r *interp.Runner, node syntax.Node) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = interpPanic{v}
+		}
+	}()
+	return r.Run(ctx, node)
+}
+
 // status turns what Runner.Run returned into an exit status.
 func (s *shell) status(err error) int {
 	var es interp.ExitStatus
+	var ip interpPanic
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &es):
 		return int(es)
+	case errors.As(err, &ip):
+		s.env.Errorf("sh", "%v", err)
+		return applet.ExitUsage
 	case s.fatal.Load() != 0:
 		return applet.SignalStatus(syscall.Signal(s.fatal.Load()))
 	default:
@@ -168,7 +192,7 @@ func (s *shell) runAction(ctx context.Context, r *interp.Runner, name, action st
 		return 0, false
 	}
 	s.inTrap.Store(true)
-	err = r.Run(ctx, f)
+	err = runGuarded(ctx, r, f)
 	s.inTrap.Store(false)
 	if r.Exited() {
 		return s.status(err), true
