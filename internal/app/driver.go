@@ -102,8 +102,9 @@ func (Abra) New(ctx context.Context, a *Instance) error {
 	return a.abra(ctx, "app", "new", a.Recipe.Name, "--server", a.Server, "--domain", a.Domain, "--chaos", "--no-input")
 }
 
-// Check has nothing to do: abra checks what it deploys itself.
-func (Abra) Check(ctx context.Context, a *Instance) error { return nil }
+// Check is the stack driver's: abra refuses a missing external network
+// too, but only inside `abra app deploy`, after the deploy was counted.
+func (Abra) Check(ctx context.Context, a *Instance) error { return Stack{}.Check(ctx, a) }
 
 // Deploy generates the secrets without showing their values: `abra app
 // secret generate` prints a table of the generated values on stdout, and
