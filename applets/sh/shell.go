@@ -184,7 +184,9 @@ func (s *shell) runExitTrap(ctx context.Context, r *interp.Runner, name string, 
 }
 
 // runAction runs a trap action at the top level; it reports whether the
-// action ran exit, and with which status.
+// action ran exit, and with which status. An interpreter panic in the
+// action ends the script as exit 2 would: it is no exit of the runner,
+// but the script's status must not hide it (TestInterpPanic).
 func (s *shell) runAction(ctx context.Context, r *interp.Runner, name, action string) (int, bool) {
 	f, err := syntax.NewParser().Parse(strings.NewReader(action), name)
 	if err != nil {
@@ -194,7 +196,8 @@ func (s *shell) runAction(ctx context.Context, r *interp.Runner, name, action st
 	s.inTrap.Store(true)
 	err = runGuarded(ctx, r, f)
 	s.inTrap.Store(false)
-	if r.Exited() {
+	var ip interpPanic
+	if r.Exited() || errors.As(err, &ip) {
 		return s.status(err), true
 	}
 	return 0, false

@@ -23,6 +23,14 @@ func unsupported(f *syntax.File) error {
 		switch n := n.(type) {
 		case *syntax.CoprocClause:
 			err = refuse(n.Pos(), "coproc")
+		case *syntax.BinaryArithm:
+			if isAssign(n.Op) {
+				err = refuseElem(n.X)
+			}
+		case *syntax.UnaryArithm:
+			if n.Op == syntax.Inc || n.Op == syntax.Dec {
+				err = refuseElem(n.X)
+			}
 		case *syntax.Redirect:
 			if n.N != nil {
 				if fd, _ := strconv.Atoi(n.N.Value); fd > 2 {
@@ -38,6 +46,31 @@ func unsupported(f *syntax.File) error {
 		return true
 	})
 	return err
+}
+
+// refuseElem refuses x as the target of an arithmetic assignment when it
+// is an array element: mvdan.cc/sh v3.14 panics on `(( a[1] = 3 ))` and
+// `(( a[1]++ ))`, and on a pipeline's left side that panic is beyond any
+// recover (a goroutine dump, no EXIT trap).
+func refuseElem(x syntax.ArithmExpr) error {
+	w, ok := x.(*syntax.Word)
+	if !ok || len(w.Parts) != 1 {
+		return nil
+	}
+	if pe, ok := w.Parts[0].(*syntax.ParamExp); ok && pe.Index != nil && pe.Param != nil {
+		return refuse(x.Pos(), "arithmetic assignment to an array element ("+pe.Param.Value+"[...])")
+	}
+	return nil
+}
+
+func isAssign(op syntax.BinAritOperator) bool {
+	switch op {
+	case syntax.Assgn, syntax.AddAssgn, syntax.SubAssgn, syntax.MulAssgn,
+		syntax.QuoAssgn, syntax.RemAssgn, syntax.AndAssgn, syntax.OrAssgn,
+		syntax.XorAssgn, syntax.ShlAssgn, syntax.ShrAssgn:
+		return true
+	}
+	return false
 }
 
 func refuse(p syntax.Pos, what string) error {
