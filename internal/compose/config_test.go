@@ -93,6 +93,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad port", "services:\n  app:\n    image: x\n    ports: [\"80:80/xtp\"]\n", nil, []string{"services.app.ports", "xtp"}},
 		{"bad version", "version: \"4\"\nservices:\n  app:\n    image: x\n", nil, []string{"unsupported compose file version: 4"}},
 		{"missing file", "services:\n  app:\n    image: x\n", map[string]string{"COMPOSE_FILE": "compose.yml:nope.yml"}, []string{"nope.yml", "no such compose file"}},
+		{"x- key in deploy", "services:\n  app:\n    image: x\n    deploy: {x-a: 1}\n", nil, []string{"services.app.deploy", `"x-a"`}},
+		{"x- key in a port", "services:\n  app:\n    image: x\n    ports: [{target: 80, x-a: 1}]\n", nil, []string{"services.app.ports[0]", `"x-a"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeRecipe(t, map[string]string{"compose.yml": tc.yml})
@@ -106,6 +108,41 @@ func TestLoadConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadConfigExtensions: as docker's schema, x-* keys are accepted at
+// the top level and in services, networks, volumes, secrets and configs;
+// any key is accepted (and dropped) in the mappings the schema leaves
+// open: secret and config references, volume options, build.
+func TestLoadConfigExtensions(t *testing.T) {
+	yml := `x-top: 1
+services:
+  app:
+    image: x
+    x-svc: 1
+    build: {context: ., other: 1}
+    secrets: [{source: s, other: 1}]
+    configs: [{source: c, other: 1}]
+    volumes:
+      - {type: bind, source: /a, target: /b, bind: {propagation: rslave, other: 1}}
+      - {type: volume, source: v, target: /v, volume: {nocopy: true, other: 1}}
+      - {type: tmpfs, target: /t, tmpfs: {size: 10, other: 1}}
+networks: {n: {x-net: 1}}
+volumes: {v: {x-vol: 1}}
+secrets: {s: {external: true, x-sec: 1}}
+configs: {c: {external: true, x-conf: 1}}
+`
+	dir := writeRecipe(t, map[string]string{"compose.yml": yml})
+	cfg, err := LoadConfig(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Services[0].Extras["x-svc"]; got != 1 {
+		t.Errorf("service x-svc = %v, want 1", got)
+	}
+	if got := cfg.Services[0].Volumes[0].Bind.Propagation; got != "rslave" {
+		t.Errorf("bind propagation = %q, want rslave", got)
 	}
 }
 

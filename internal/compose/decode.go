@@ -16,9 +16,10 @@ import (
 // the transform for the target type runs first; numbers convert between
 // kinds, nothing converts to or from a string. Unlike mapstructure, a key
 // that matches no field is an error (docker's JSON schema rejects those
-// before mapstructure would ignore them), except x-* keys and the few that
-// the schema allows but docker never decodes. path names the value in
-// errors (services.app.deploy.replicas).
+// before mapstructure would ignore them), except where the schema accepts
+// it: x-* keys where it allows them (extensible), any key in a mapping it
+// leaves open (openMapping), and the few keys docker never decodes. path
+// names the value in errors (services.app.deploy.replicas).
 func decode(path string, in any, out reflect.Value) error {
 	if in == nil {
 		return nil
@@ -172,7 +173,12 @@ func decodeStruct(path string, in any, out reflect.Value) error {
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if !used[k] && !strings.HasPrefix(k, "x-") && !ignoredKey(t, k) {
+		switch {
+		case used[k] || ignoredKey(t, k) || openMapping(t):
+		case strings.HasPrefix(k, "x-") && extensible(t):
+		case strings.HasPrefix(k, "x-"):
+			return inputErrf("%s: unsupported key %q (docker allows x-* keys only at the top level and in a service, network, volume, secret or config)", orTop(path), k)
+		default:
 			return inputErrf("%s: unsupported key %q", orTop(path), k)
 		}
 	}
@@ -182,6 +188,32 @@ func decodeStruct(path string, in any, out reflect.Value) error {
 // ignoredKey: keys docker's schema accepts that its types do not decode.
 func ignoredKey(t reflect.Type, k string) bool {
 	return t == reflect.TypeFor[composetypes.ServiceConfig]() && k == "oom_score_adj"
+}
+
+// extensible: the mappings where docker's schema allows x-* keys
+// (patternProperties "^x-"); anywhere else it refuses them.
+func extensible(t reflect.Type) bool {
+	switch t {
+	case reflect.TypeFor[composetypes.ServiceConfig](), reflect.TypeFor[composetypes.NetworkConfig](),
+		reflect.TypeFor[composetypes.VolumeConfig](), reflect.TypeFor[composetypes.SecretConfig](),
+		reflect.TypeFor[composetypes.ConfigObjConfig]():
+		return true
+	}
+	return false
+}
+
+// openMapping: the mappings docker's schema leaves open (no
+// additionalProperties: false), whose unknown keys docker accepts and
+// drops: a service's secret and config references, a volume's bind,
+// volume and tmpfs options, build.
+func openMapping(t reflect.Type) bool {
+	switch t {
+	case reflect.TypeFor[composetypes.ServiceSecretConfig](), reflect.TypeFor[composetypes.ServiceConfigObjConfig](),
+		reflect.TypeFor[composetypes.ServiceVolumeBind](), reflect.TypeFor[composetypes.ServiceVolumeVolume](),
+		reflect.TypeFor[composetypes.ServiceVolumeTmpfs](), reflect.TypeFor[composetypes.BuildConfig]():
+		return true
+	}
+	return false
 }
 
 func join(path, key string) string {
