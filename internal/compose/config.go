@@ -212,6 +212,12 @@ func (l *loader) loadFile(name string) (*composetypes.Config, error) {
 	if !supportedVersion(version) {
 		return nil, inputErrf("%s: unsupported compose file version: %s", name, version)
 	}
+	// docker's schema: an unquoted `version: 3.8` is a number, refused.
+	if v, ok := dict["version"]; ok {
+		if _, ok := v.(string); !ok {
+			return nil, inputErrf("%s: version must be a string (quote it: version: \"%v\")", name, v)
+		}
+	}
 	cfg, err := l.loadSections(dict)
 	if err != nil {
 		return nil, inputErrf("%s: %v", name, err)

@@ -93,6 +93,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad port", "services:\n  app:\n    image: x\n    ports: [\"80:80/xtp\"]\n", nil, []string{"services.app.ports", "xtp"}},
 		{"bad version", "version: \"4\"\nservices:\n  app:\n    image: x\n", nil, []string{"unsupported compose file version: 4"}},
 		{"missing file", "services:\n  app:\n    image: x\n", map[string]string{"COMPOSE_FILE": "compose.yml:nope.yml"}, []string{"nope.yml", "no such compose file"}},
+		{"unquoted version", "version: 3.8\nservices:\n  app:\n    image: x\n", nil, []string{"compose.yml", "version must be a string"}},
 		{"x- key in deploy", "services:\n  app:\n    image: x\n    deploy: {x-a: 1}\n", nil, []string{"services.app.deploy", `"x-a"`}},
 		{"x- key in a port", "services:\n  app:\n    image: x\n    ports: [{target: 80, x-a: 1}]\n", nil, []string{"services.app.ports[0]", `"x-a"`}},
 	} {
