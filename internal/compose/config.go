@@ -218,6 +218,9 @@ func (l *loader) loadFile(name string) (*composetypes.Config, error) {
 			return nil, inputErrf("%s: version must be a string (quote it: version: \"%v\")", name, v)
 		}
 	}
+	if err := checkSchema(dict); err != nil {
+		return nil, inputErrf("%s: %v", name, err)
+	}
 	cfg, err := l.loadSections(dict)
 	if err != nil {
 		return nil, inputErrf("%s: %v", name, err)

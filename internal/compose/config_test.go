@@ -94,6 +94,12 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad version", "version: \"4\"\nservices:\n  app:\n    image: x\n", nil, []string{"unsupported compose file version: 4"}},
 		{"missing file", "services:\n  app:\n    image: x\n", map[string]string{"COMPOSE_FILE": "compose.yml:nope.yml"}, []string{"nope.yml", "no such compose file"}},
 		{"unquoted version", "version: 3.8\nservices:\n  app:\n    image: x\n", nil, []string{"compose.yml", "version must be a string"}},
+		{"boolean in environment", "services:\n  app:\n    image: x\n    environment: {DEBUG: true}\n", nil, []string{"services.app.environment.DEBUG", "boolean"}},
+		{"mapping in deploy.labels", "services:\n  app:\n    image: x\n    deploy: {labels: {a: {b: c}}}\n", nil, []string{"services.app.deploy.labels.a", "mapping"}},
+		{"number in a label list", "services:\n  app:\n    image: x\n    labels: [a=1, 5]\n", nil, []string{"services.app.labels[1]", "want a string"}},
+		{"repeated environment entry", "services:\n  app:\n    image: x\n    environment: [A=1, B=2, A=1]\n", nil, []string{"services.app.environment", "items 0 and 2", "unique"}},
+		{"repeated cap_add", "services:\n  app:\n    image: x\n    cap_add: [NET_ADMIN, NET_ADMIN]\n", nil, []string{"services.app.cap_add", "unique"}},
+		{"boolean in a network's labels", "services:\n  app:\n    image: x\nnetworks:\n  n: {labels: {a: false}}\n", nil, []string{"networks.n.labels.a", "boolean"}},
 		{"x- key in deploy", "services:\n  app:\n    image: x\n    deploy: {x-a: 1}\n", nil, []string{"services.app.deploy", `"x-a"`}},
 		{"x- key in a port", "services:\n  app:\n    image: x\n    ports: [{target: 80, x-a: 1}]\n", nil, []string{"services.app.ports[0]", `"x-a"`}},
 	} {
@@ -144,6 +150,22 @@ configs: {c: {external: true, x-conf: 1}}
 	}
 	if got := cfg.Services[0].Volumes[0].Bind.Propagation; got != "rslave" {
 		t.Errorf("bind propagation = %q, want rslave", got)
+	}
+}
+
+// TestLoadConfigListOrDict: what docker's schema accepts in an
+// environment, labels or sysctls mapping (strings, numbers, null, a YAML
+// timestamp) loads, each form merged with the others by key.
+func TestLoadConfigListOrDict(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{"compose.yml": "services:\n  app:\n    image: x\n    environment: {A: 1.5, B: null, C: 2001-12-14, D: \"true\"}\n    sysctls: [a=1, b=1]\n"})
+	cfg, err := LoadConfig(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str := func(v string) *string { return &v }
+	want := composetypes.MappingWithEquals{"A": str("1.5"), "B": nil, "C": str("2001-12-14 00:00:00 +0000 UTC"), "D": str("true")}
+	if got := cfg.Services[0].Environment; !reflect.DeepEqual(got, want) {
+		t.Errorf("environment = %v, want %v", got, want)
 	}
 }
 
