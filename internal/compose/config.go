@@ -49,10 +49,13 @@ func LoadConfig(dir string, env map[string]string, warn func(string)) (*composet
 	if warn == nil {
 		warn = func(string) {}
 	}
-	files := Files(dir, env)
-	if len(files) == 0 {
-		return nil, inputErrf("%s: no compose files (COMPOSE_FILE is empty)", dir)
+	// abra joins each COMPOSE_FILE entry to the recipe directory, so an
+	// empty one (`COMPOSE_FILE="$COMPOSE_FILE:compose.x.yml"` with no
+	// COMPOSE_FILE before it) names the directory and abra fails.
+	if cf, ok := env["COMPOSE_FILE"]; ok && slices.Contains(strings.Split(cf, ":"), "") {
+		return nil, inputErrf("%s: COMPOSE_FILE=%q has an empty entry (abra refuses it; did $COMPOSE_FILE expand to nothing?)", dir, cf)
 	}
+	files := Files(dir, env)
 	first, err := filepath.Abs(files[0])
 	if err != nil {
 		return nil, err

@@ -93,6 +93,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"bad port", "services:\n  app:\n    image: x\n    ports: [\"80:80/xtp\"]\n", nil, []string{"services.app.ports", "xtp"}},
 		{"bad version", "version: \"4\"\nservices:\n  app:\n    image: x\n", nil, []string{"unsupported compose file version: 4"}},
 		{"missing file", "services:\n  app:\n    image: x\n", map[string]string{"COMPOSE_FILE": "compose.yml:nope.yml"}, []string{"nope.yml", "no such compose file"}},
+		{"COMPOSE_FILE empty entry", "services:\n  app:\n    image: x\n", map[string]string{"COMPOSE_FILE": ":compose.yml"}, []string{`COMPOSE_FILE=":compose.yml"`, "empty entry"}},
+		{"COMPOSE_FILE empty", "services:\n  app:\n    image: x\n", map[string]string{"COMPOSE_FILE": ""}, []string{`COMPOSE_FILE=""`, "empty entry"}},
 		{"unquoted version", "version: 3.8\nservices:\n  app:\n    image: x\n", nil, []string{"compose.yml", "version must be a string"}},
 		{"boolean in environment", "services:\n  app:\n    image: x\n    environment: {DEBUG: true}\n", nil, []string{"services.app.environment.DEBUG", "boolean"}},
 		{"mapping in deploy.labels", "services:\n  app:\n    image: x\n    deploy: {labels: {a: {b: c}}}\n", nil, []string{"services.app.deploy.labels.a", "mapping"}},
