@@ -214,6 +214,8 @@ services:
       resources: {limits: {memory: 1G}}
     logging: {driver: json-file, options: {max-size: 1m}}
     networks: {n1: {aliases: [x]}}
+    x-over: plain
+    x-both: {a: "1"}
 volumes: {data: {labels: {a: b}}}
 secrets: {s1: {external: true}, s2: {external: true}}
 networks: {n1: {}}
@@ -235,6 +237,8 @@ services:
       labels: ["d2=b"]
     logging: {options: {max-file: "3"}}
     networks: {n1: {aliases: [y]}}
+    x-over: {now: a mapping}
+    x-both: {b: "2"}
 volumes: {data: {}}
 `
 	dir := writeRecipe(t, map[string]string{"compose.yml": base, "over.yml": over})
@@ -267,6 +271,8 @@ volumes: {data: {}}
 		{"extra_hosts appended in either form", s.ExtraHosts, composetypes.HostsList{"h1:1.1.1.1", "h2:2.2.2.2"}},
 		{"logging options merged under one driver", s.Logging, &composetypes.LoggingConfig{Driver: "json-file", Options: map[string]string{"max-size": "1m", "max-file": "3"}}},
 		{"network aliases replaced", s.Networks["n1"].Aliases, []string{"y"}},
+		{"x-* mapping replaces a scalar", s.Extras["x-over"], map[string]any{"now": "a mapping"}},
+		{"x-* mappings merged", s.Extras["x-both"], map[string]any{"a": "1", "b": "2"}},
 		{"top-level entry replaced whole", cfg.Volumes["data"], composetypes.VolumeConfig{}},
 		{"top-level entries of the first file kept", len(cfg.Secrets), 2},
 	} {

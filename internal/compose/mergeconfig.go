@@ -222,7 +222,11 @@ func mergeValue(dst, src reflect.Value) error {
 				}
 				dst.SetMapIndex(key, reflect.AppendSlice(ds, sv))
 			}
-			if de.IsValid() && !isEmpty(de) && (sv.Kind() == reflect.Map || sv.Kind() == reflect.Slice) {
+			// mergo keeps the merged element when both are maps (or src
+			// is a slice, appended above); a map over anything else
+			// replaces it.
+			if de.IsValid() && !isEmpty(de) && (sv.Kind() == reflect.Slice ||
+				sv.Kind() == reflect.Map && reflect.ValueOf(de.Interface()).Kind() == reflect.Map) {
 				continue
 			}
 			if se.Kind() != reflect.Pointer || !de.IsValid() || isEmpty(de) {
