@@ -502,7 +502,9 @@ func healthcheck(h *composetypes.HealthCheckConfig) (*container.HealthConfig, er
 }
 
 // restartPolicy is deploy.restart_policy or, without it, the legacy
-// `restart:` as docker's opts.ParseRestartPolicy reads it.
+// `restart:` as docker's opts.ParseRestartPolicy reads it: a retry count
+// after any policy is accepted (and used by on-failure alone), a negative
+// one wraps around as in docker's uint64 conversion (TestRestartPolicy).
 func restartPolicy(restart string, p *composetypes.RestartPolicy) (*swarm.RestartPolicy, error) {
 	if p != nil {
 		return &swarm.RestartPolicy{
@@ -510,9 +512,17 @@ func restartPolicy(restart string, p *composetypes.RestartPolicy) (*swarm.Restar
 			MaxAttempts: p.MaxAttempts, Window: composetypes.ConvertDurationPtr(p.Window),
 		}, nil
 	}
-	name, count, hasCount := strings.Cut(restart, ":")
-	if hasCount && name != "on-failure" {
-		return nil, fmt.Errorf("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
+	name, count, hasColon := strings.Cut(restart, ":")
+	if hasColon && name == "" {
+		return nil, fmt.Errorf("invalid restart policy format: no policy provided before colon")
+	}
+	retries := 0
+	if count != "" {
+		n, err := strconv.Atoi(count)
+		if err != nil {
+			return nil, fmt.Errorf("invalid restart policy format: maximum retry count must be an integer")
+		}
+		retries = n
 	}
 	switch name {
 	case "", "no":
@@ -520,14 +530,7 @@ func restartPolicy(restart string, p *composetypes.RestartPolicy) (*swarm.Restar
 	case "always", "unless-stopped":
 		return &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny}, nil
 	case "on-failure":
-		var n uint64
-		if hasCount {
-			c, err := strconv.Atoi(count)
-			if err != nil || c < 0 {
-				return nil, fmt.Errorf("invalid restart policy format: maximum retry count must be a non-negative integer")
-			}
-			n = uint64(c)
-		}
+		n := uint64(retries)
 		return &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, MaxAttempts: &n}, nil
 	}
 	return nil, fmt.Errorf("unknown restart policy: %s", restart)

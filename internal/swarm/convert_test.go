@@ -222,3 +222,45 @@ func TestStackOf(t *testing.T) {
 		}
 	}
 }
+
+// The legacy `restart:` converts as docker's convertRestartPolicy over
+// opts.ParseRestartPolicy: a count is read after any policy, used by
+// on-failure alone; deploy.restart_policy wins over it.
+func TestRestartPolicy(t *testing.T) {
+	u := func(n uint64) *uint64 { return &n }
+	for _, c := range []struct {
+		restart string
+		want    *swarm.RestartPolicy
+		err     string
+	}{
+		{"", nil, ""},
+		{"no", nil, ""},
+		{"no:1", nil, ""},
+		{"always", &swarm.RestartPolicy{Condition: "any"}, ""},
+		{"always:3", &swarm.RestartPolicy{Condition: "any"}, ""},
+		{"unless-stopped", &swarm.RestartPolicy{Condition: "any"}, ""},
+		{"on-failure", &swarm.RestartPolicy{Condition: "on-failure", MaxAttempts: u(0)}, ""},
+		{"on-failure:", &swarm.RestartPolicy{Condition: "on-failure", MaxAttempts: u(0)}, ""},
+		{"on-failure:5", &swarm.RestartPolicy{Condition: "on-failure", MaxAttempts: u(5)}, ""},
+		{"on-failure:-1", &swarm.RestartPolicy{Condition: "on-failure", MaxAttempts: u(1<<64 - 1)}, ""},
+		{"on-failure:x", nil, "maximum retry count must be an integer"},
+		{":3", nil, "no policy provided before colon"},
+		{"sometimes", nil, "unknown restart policy: sometimes"},
+		{"sometimes:2", nil, "unknown restart policy: sometimes:2"},
+	} {
+		got, err := restartPolicy(c.restart, nil)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("restart %q: %+v, %v; want an error with %q", c.restart, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("restart %q: %+v, %v; want %+v", c.restart, got, err, c.want)
+		}
+	}
+	got, err := restartPolicy("always", &composetypes.RestartPolicy{Condition: "none", MaxAttempts: u(2)})
+	if err != nil || got.Condition != "none" || *got.MaxAttempts != 2 {
+		t.Errorf("restart_policy over restart: %+v, %v; want condition none, 2 attempts", got, err)
+	}
+}
