@@ -380,8 +380,10 @@ func credentialSpec(c composetypes.CredentialSpecConfig) (*swarm.CredentialSpec,
 	case 1:
 		cs := swarm.CredentialSpec(c)
 		return &cs, nil
+	case 2:
+		return nil, fmt.Errorf("invalid credential spec: cannot specify both %s and %s", set[0], set[1])
 	}
-	return nil, fmt.Errorf("invalid credential spec: cannot specify both %s and %s", strings.Join(set[:len(set)-1], ", "), set[len(set)-1])
+	return nil, fmt.Errorf("invalid credential spec: cannot specify both %s, and %s", strings.Join(set[:len(set)-1], ", "), set[len(set)-1])
 }
 
 // mount is docker's convertVolumeToMount.

@@ -189,6 +189,8 @@ func TestCheckRefuses(t *testing.T) {
 		{"services:\n  web:\n    image: x\n    deploy: {mode: global, replicas: 2}\n", "replicas can only be used"},
 		{"services:\n  web:\n    image: x\n    restart: sometimes\n", "unknown restart policy"},
 		{"services:\n  web:\n    image: x\n    deploy: {resources: {limits: {cpus: '0.0000000001'}}}\n", "too precise"},
+		{"services:\n  web:\n    image: x\n    credential_spec: {file: a, registry: b}\n", `cannot specify both "File" and "Registry"`},
+		{"services:\n  web:\n    image: x\n    credential_spec: {config: c, file: a, registry: b}\nconfigs:\n  c: {file: conf.txt}\n", `cannot specify both "Config", "File", and "Registry"`},
 	} {
 		err := testApp(t, c.yml).Check()
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "service web") {
