@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -343,6 +344,63 @@ func TestWatchWakes(t *testing.T) {
 		case <-wake:
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no wake after %q", action)
+		}
+	}
+}
+
+// TestCheckExternals: as docker stack deploy's validateExternalNetworks,
+// an external network must exist and be swarm-scoped (a local bridge
+// network of that name cannot be joined by a service), and a predefined
+// network (host) is not asked about; every missing one is named.
+func TestCheckExternals(t *testing.T) {
+	f := &fakeEngine{}
+	host := f.serve(t, true, "1.47", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1.47/networks/proxy":
+			w.Write([]byte(`{"Name":"proxy","Id":"n1","Scope":"swarm"}`))
+		case "/v1.47/networks/localnet":
+			w.Write([]byte(`{"Name":"localnet","Id":"n2","Scope":"local"}`))
+		case "/v1.47/configs":
+			w.Write([]byte(`[]`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"message":"not found"}`))
+		}
+	})
+	c, err := New(context.Background(), env("DOCKER_HOST", host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	yml := func(nets ...string) string {
+		s := "services:\n  app:\n    image: x\n    networks: [" + strings.Join(nets, ", ") + "]\nnetworks:\n"
+		for _, n := range nets {
+			s += "  " + n + ": {external: true}\n"
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		yml, err string
+	}{
+		{yml("proxy", "host"), ""},
+		{yml("proxy", "absent"), "external network absent not found on the swarm (create it before deploying)"},
+		{yml("localnet"), `external network localnet has scope "local", not "swarm"`},
+		{yml("proxy") + "configs:\n  c: {external: true, name: gone_v1}\n", "external config gone_v1 not found on the swarm"},
+	} {
+		err := c.CheckExternals(context.Background(), testApp(t, tc.yml))
+		if tc.err == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tc.yml, err)
+			}
+			continue
+		}
+		if err == nil || !errors.Is(err, ErrMissingExternal) || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: %v, want an ErrMissingExternal with %q", tc.yml, err, tc.err)
+		}
+	}
+	for _, p := range f.paths {
+		if strings.Contains(p, "/networks/host") {
+			t.Errorf("asked the engine about a predefined network: %s", p)
 		}
 	}
 }
