@@ -71,16 +71,23 @@ type externalError struct{ msg string }
 func (e *externalError) Error() string        { return e.msg }
 func (e *externalError) Is(target error) bool { return target == ErrMissingExternal }
 
-// CreateSecrets creates every secret the app declares external, as `abra
-// app secret generate --all` does, with the value value(key) returns,
-// labelled as the app's. It returns the names created. A secret that
-// already exists is an error naming it: a leftover of an earlier run is
-// the janitor's to reap, not ours to reuse. Values are never printed.
+// CreateSecrets creates every secret the app declares external and some
+// service uses, as `abra app secret generate --all` does (it skips the
+// unused ones, as compose.SecretHints does), with the value value(key)
+// returns, labelled as the app's. It returns the names created. A secret
+// that already exists is an error naming it: a leftover of an earlier run
+// is the janitor's to reap, not ours to reuse. Values are never printed.
 func (c *Client) CreateSecrets(ctx context.Context, app *App, value func(key string) ([]byte, error)) ([]string, error) {
+	used := map[string]bool{}
+	for _, s := range app.Config.Services {
+		for _, r := range s.Secrets {
+			used[r.Source] = true
+		}
+	}
 	var created []string
 	for _, key := range slices.Sorted(maps.Keys(app.Config.Secrets)) {
 		s := app.Config.Secrets[key]
-		if !s.External.External {
+		if !s.External.External || !used[key] {
 			continue
 		}
 		data, err := value(key)

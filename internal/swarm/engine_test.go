@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -402,5 +403,41 @@ func TestCheckExternals(t *testing.T) {
 		if strings.Contains(p, "/networks/host") {
 			t.Errorf("asked the engine about a predefined network: %s", p)
 		}
+	}
+}
+
+// TestCreateSecrets: the external secrets some service uses are created,
+// with value's data, labelled as the app's; an unused one is not (abra's
+// `secret generate --all` skips it), nor is its value asked for.
+func TestCreateSecrets(t *testing.T) {
+	f := &fakeEngine{}
+	var specs []map[string]any
+	host := f.serve(t, true, "1.47", func(w http.ResponseWriter, r *http.Request) {
+		var spec map[string]any
+		json.NewDecoder(r.Body).Decode(&spec)
+		specs = append(specs, spec)
+		w.Write([]byte(`{"ID":"new"}`))
+	})
+	c, err := New(context.Background(), env("DOCKER_HOST", host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	app := testApp(t, "services:\n  app:\n    image: x\n    secrets: [used]\nsecrets:\n"+
+		"  used: {external: true, name: a_used_v1}\n  unused: {external: true, name: a_unused_v1}\n")
+	var asked []string
+	created, err := c.CreateSecrets(context.Background(), app, func(key string) ([]byte, error) {
+		asked = append(asked, key)
+		return []byte("v-" + key), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(created, []string{"a_used_v1"}) || !reflect.DeepEqual(asked, []string{"used"}) {
+		t.Errorf("created %v, values asked for %v; want a_used_v1 and used alone", created, asked)
+	}
+	if len(specs) != 1 || specs[0]["Name"] != "a_used_v1" || specs[0]["Data"] != "di11c2Vk" || // base64("v-used")
+		specs[0]["Labels"].(map[string]any)[LabelRun] != "42" {
+		t.Errorf("sent %v", specs)
 	}
 }
