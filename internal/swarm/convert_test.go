@@ -266,3 +266,53 @@ func TestRestartPolicy(t *testing.T) {
 		t.Errorf("restart_policy over restart: %+v, %v; want condition none, 2 attempts", got, err)
 	}
 }
+
+// The rest of issue #12's list, as docker converts it: tmpfs size,
+// placement preferences, the pids limit, a secret's driver (no data: the
+// driver provides it) and a secret's templating.
+func TestServiceSpecIssueKeys(t *testing.T) {
+	app := testApp(t, `services:
+  app:
+    image: img:1
+    volumes: [{type: tmpfs, target: /cache, tmpfs: {size: 67108864}}]
+    secrets: [vault, tmpl]
+    deploy:
+      placement: {preferences: [{spread: node.labels.zone}], constraints: [node.role==manager], max_replicas_per_node: 2}
+      resources: {limits: {pids: 100}}
+secrets:
+  vault: {driver: vaultdrv, driver_opts: {path: a/b}}
+  tmpl: {file: conf.txt, template_driver: golang}
+`)
+	spec := service(t, app, "app")
+	cs := spec.TaskTemplate.ContainerSpec
+	pl := spec.TaskTemplate.Placement
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"tmpfs", cs.Mounts[0], mount.Mount{Type: "tmpfs", Target: "/cache", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 64 << 20}}},
+		{"preferences", pl.Preferences, []swarm.PlacementPreference{{Spread: &swarm.SpreadOver{SpreadDescriptor: "node.labels.zone"}}}},
+		{"constraints", pl.Constraints, []string{"node.role==manager"}},
+		{"max replicas", pl.MaxReplicas, uint64(2)},
+		{"pids", spec.TaskTemplate.Resources.Limits.Pids, int64(100)},
+		{"secret refs", [2]string{cs.Secrets[0].SecretName, cs.Secrets[1].SecretName}, [2]string{"a_example_com_tmpl", "a_example_com_vault"}},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %#v, want %#v", c.what, c.got, c.want)
+		}
+	}
+	p, err := app.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.secrets) != 2 {
+		t.Fatalf("secrets = %+v", p.secrets)
+	}
+	tmpl, vault := p.secrets[0], p.secrets[1]
+	if tmpl.Templating == nil || tmpl.Templating.Name != "golang" || tmpl.Driver != nil || string(tmpl.Data) != `{{ env "A" }}` {
+		t.Errorf("templated secret = %+v, want the file's data, templated by golang", tmpl)
+	}
+	if vault.Driver == nil || vault.Driver.Name != "vaultdrv" || vault.Driver.Options["path"] != "a/b" || len(vault.Data) != 0 || vault.Templating != nil {
+		t.Errorf("driver secret = %+v, want driver vaultdrv with its options and no data", vault)
+	}
+}
