@@ -316,3 +316,49 @@ secrets:
 		t.Errorf("driver secret = %+v, want driver vaultdrv with its options and no data", vault)
 	}
 }
+
+// Every key of docker's ServiceConfig is either converted here or named
+// in a warning (compose.LoadConfig), never dropped silently: a key docker
+// adds on an upgrade fails this test until it is one or the other.
+func TestEveryServiceKeyConvertedOrWarned(t *testing.T) {
+	converted := map[string]bool{}
+	for _, k := range strings.Fields(`cap_add cap_drop command configs credential_spec deploy dns dns_search
+		entrypoint env_file environment extra_hosts healthcheck hostname image init isolation labels logging
+		networks oom_score_adj ports read_only restart secrets stdin_open stop_grace_period stop_signal sysctls
+		tty ulimits user volumes working_dir`) {
+		converted[k] = true
+	}
+	// A value docker's loader accepts for each key it does not convert.
+	ignored := map[string]string{
+		"build": ".", "cgroupns_mode": "host", "cgroup_parent": "p", "container_name": "c", "depends_on": "[db]",
+		"devices": "[/dev/fuse]", "domainname": "d", "expose": `["80"]`, "external_links": "[x]", "ipc": "host",
+		"links": "[db]", "mac_address": "02:42:ac:11:00:02", "network_mode": "host", "pid": "host",
+		"privileged": "true", "security_opt": "[no-new-privileges]", "shm_size": "1m", "tmpfs": "[/run]",
+		"userns_mode": "host",
+	}
+	typ := reflect.TypeOf(composetypes.ServiceConfig{})
+	for i := range typ.NumField() {
+		key, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if key == "-" || key == "" || converted[key] {
+			continue
+		}
+		val, ok := ignored[key]
+		if !ok {
+			t.Errorf("service key %s is neither converted nor warned about", key)
+			continue
+		}
+		dir := t.TempDir()
+		yml := "services:\n  app:\n    image: x\n    " + key + ": " + val + "\n  db:\n    image: y\n"
+		if err := os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(yml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var warns []string
+		if _, err := compose.LoadConfig(dir, nil, func(w string) { warns = append(warns, w) }); err != nil {
+			t.Errorf("%s: %v", key, err)
+			continue
+		}
+		if len(warns) != 1 || !strings.HasPrefix(warns[0], "service app: ignoring "+key+":") {
+			t.Errorf("%s: warnings %q, want one naming service app and %s", key, warns, key)
+		}
+	}
+}
