@@ -396,12 +396,8 @@ func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
 	if typ == "" {
 		typ = "volume"
 	}
-	opts := map[string]bool{"volume": v.Volume != nil, "bind": v.Bind != nil, "tmpfs": v.Tmpfs != nil, "image": v.Image != nil, "cluster": v.Cluster != nil}
-	for _, o := range []string{"image", "tmpfs", "bind", "cluster", "volume"} {
-		allowed := o == typ || (typ == "npipe" && o == "bind")
-		if opts[o] && !allowed {
-			return m, fmt.Errorf("%s options are incompatible with type %s", o, typ)
-		}
+	if err := mountRefused(v, typ); err != nil {
+		return m, err
 	}
 	switch typ {
 	case "volume":
@@ -430,9 +426,6 @@ func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
 			m.VolumeOptions.DriverConfig = &mount.Driver{Name: vol.Driver, Options: vol.DriverOpts}
 		}
 	case "bind", "npipe", "image":
-		if v.Source == "" {
-			return m, fmt.Errorf("invalid %s source, source cannot be empty", typ)
-		}
 		if v.Bind != nil {
 			m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v.Bind.Propagation)}
 		}
@@ -440,16 +433,10 @@ func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
 			m.ImageOptions = &mount.ImageOptions{Subpath: v.Image.Subpath}
 		}
 	case "tmpfs":
-		if v.Source != "" {
-			return m, fmt.Errorf("invalid tmpfs source, source must be empty")
-		}
 		if v.Tmpfs != nil {
 			m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: v.Tmpfs.Size}
 		}
 	case "cluster":
-		if v.Source == "" {
-			return m, fmt.Errorf("invalid cluster source, source cannot be empty")
-		}
 		m.ClusterOptions = &mount.ClusterOptions{}
 		if !strings.HasPrefix(v.Source, "group:") {
 			vol, ok := a.Config.Volumes[v.Source]
@@ -461,10 +448,49 @@ func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
 				m.Source = vol.Name
 			}
 		}
-	default:
-		return m, fmt.Errorf("volume type must be volume, bind, tmpfs, npipe, or cluster")
 	}
 	return m, nil
+}
+
+// mountRefused is what docker's convertVolumeToMount refuses, per type in
+// its order and words: a source the type must have (or must not), then
+// the options of another type it cannot take. npipe takes bind options,
+// and neither npipe nor cluster looks at the options of all the others.
+func mountRefused(v composetypes.ServiceVolumeConfig, typ string) error {
+	var source string // "need" or "none"
+	var refused []string
+	switch typ {
+	case "volume":
+		refused = []string{"image", "tmpfs", "bind", "cluster"}
+	case "image":
+		source, refused = "need", []string{"volume", "bind", "tmpfs", "cluster"}
+	case "bind":
+		source, refused = "need", []string{"volume", "image", "tmpfs", "cluster"}
+	case "tmpfs":
+		source, refused = "none", []string{"bind", "volume", "image", "cluster"}
+	case "npipe":
+		source, refused = "need", []string{"volume", "image", "tmpfs"}
+	case "cluster":
+		source, refused = "need", []string{"tmpfs", "bind", "volume"}
+	default:
+		return fmt.Errorf("volume type must be volume, bind, tmpfs, npipe, or cluster")
+	}
+	switch {
+	case source == "need" && v.Source == "":
+		return fmt.Errorf("invalid %s source, source cannot be empty", typ)
+	case source == "none" && v.Source != "":
+		return fmt.Errorf("invalid %s source, source must be empty", typ)
+	}
+	has := map[string]bool{"volume": v.Volume != nil, "bind": v.Bind != nil, "tmpfs": v.Tmpfs != nil, "image": v.Image != nil, "cluster": v.Cluster != nil}
+	for _, o := range refused {
+		if has[o] {
+			if o == "image" && typ == "volume" {
+				o = "images" // docker's word there
+			}
+			return fmt.Errorf("%s options are incompatible with type %s", o, typ)
+		}
+	}
+	return nil
 }
 
 // extraHosts turns host:ip into swarm's "ip host", in order.

@@ -362,3 +362,39 @@ func TestEveryServiceKeyConvertedOrWarned(t *testing.T) {
 		}
 	}
 }
+
+// A service volume is refused as docker's convertVolumeToMount refuses
+// it, and only then: the source rule of its type first, then the options
+// of a type it cannot take (npipe takes bind's; cluster and npipe do not
+// look at image's).
+func TestMountRefused(t *testing.T) {
+	var (
+		bind    = &composetypes.ServiceVolumeBind{}
+		vol     = &composetypes.ServiceVolumeVolume{}
+		tmpfs   = &composetypes.ServiceVolumeTmpfs{}
+		image   = &composetypes.ServiceVolumeImage{}
+		cluster = &composetypes.ServiceVolumeCluster{}
+	)
+	for _, c := range []struct {
+		v    composetypes.ServiceVolumeConfig
+		want string
+	}{
+		{composetypes.ServiceVolumeConfig{Target: "/t"}, ""},
+		{composetypes.ServiceVolumeConfig{Target: "/t", Image: image, Bind: bind}, "images options are incompatible with type volume"},
+		{composetypes.ServiceVolumeConfig{Type: "bind", Target: "/t", Volume: vol}, "invalid bind source, source cannot be empty"},
+		{composetypes.ServiceVolumeConfig{Type: "bind", Source: "/s", Target: "/t", Tmpfs: tmpfs, Volume: vol}, "volume options are incompatible with type bind"},
+		{composetypes.ServiceVolumeConfig{Type: "tmpfs", Source: "/s", Target: "/t", Bind: bind}, "invalid tmpfs source, source must be empty"},
+		{composetypes.ServiceVolumeConfig{Type: "tmpfs", Target: "/t", Cluster: cluster}, "cluster options are incompatible with type tmpfs"},
+		{composetypes.ServiceVolumeConfig{Type: "npipe", Source: `\\.\pipe\x`, Target: "/t", Bind: bind, Cluster: cluster}, ""},
+		{composetypes.ServiceVolumeConfig{Type: "npipe", Source: `\\.\pipe\x`, Target: "/t", Image: image}, "image options are incompatible with type npipe"},
+		{composetypes.ServiceVolumeConfig{Type: "cluster", Source: "group:g", Target: "/t", Image: image}, ""},
+		{composetypes.ServiceVolumeConfig{Type: "cluster", Source: "group:g", Target: "/t", Volume: vol}, "volume options are incompatible with type cluster"},
+		{composetypes.ServiceVolumeConfig{Type: "image", Target: "/t"}, "invalid image source, source cannot be empty"},
+		{composetypes.ServiceVolumeConfig{Type: "sshfs", Source: "s", Target: "/t"}, "volume type must be volume, bind, tmpfs, npipe, or cluster"},
+	} {
+		_, err := (&App{Stack: "s", Config: &composetypes.Config{}}).mount(c.v)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want) {
+			t.Errorf("mount(%+v) = %v, want %q", c.v, err, c.want)
+		}
+	}
+}
