@@ -21,8 +21,11 @@ import (
 
 // This file is docker/cli's cli/compose/convert (v28) over the Engine API
 // types: every key `docker stack deploy` converts, converted the same
-// way, plus ccci's labels on everything. The keys swarm ignores are
-// warned about by the loader (compose.LoadConfig), as docker does.
+// way, plus ccci's labels on everything. The keys it does not convert are
+// named in a warning by the loader (compose.LoadConfig): those docker
+// warns about and those it drops silently
+// (TestEveryServiceKeyConvertedOrWarned). Not done: docker's default
+// --resolve-image always, which pins each image to its registry digest.
 
 // LabelImage is the label docker stack deploy puts the compose image on.
 const LabelImage = "com.docker.stack.image"
