@@ -26,7 +26,9 @@ var (
 
 // TestDeploy runs testdata/deploy. Each script gets $UNIQ (unique per
 // script and test binary, so domains never meet a leftover of another
-// run), $RECIPES (the test recipes) and $ABRA_STANDIN (the stand-in's dir).
+// run), $RECIPES (the test recipes), $ABRA_STANDIN (the stand-in's dir)
+// and $PORT, a port free on the node for a host-mode published port (a
+// fixed one would collide with a concurrent `go test` of another tree).
 func TestDeploy(t *testing.T) {
 	testbed.Need(t, "..")
 	recipes, err := filepath.Abs("testdata/recipes")
@@ -48,6 +50,11 @@ func TestDeploy(t *testing.T) {
 		reapAfter(e, uniq)
 		e.Setenv("RECIPES", recipes)
 		e.Setenv("ABRA_STANDIN", standin)
+		port, err := testbed.FreePorts(1)
+		if err != nil {
+			return err
+		}
+		e.Setenv("PORT", strconv.Itoa(port))
 		return nil
 	}
 	testscript.Run(t, p)

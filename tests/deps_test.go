@@ -11,7 +11,10 @@ import (
 // gRPC etcd client and what it drags in (165 of 400 packages and 11 MB
 // once; internal/etcdlock speaks etcd's HTTP/JSON gateway instead), and the
 // moby API types with go-digest's init-time regexps and the OCI image-spec
-// (internal/swarm/api holds the few wire structs ccci sends and reads).
+// (internal/swarm/api holds the few wire structs ccci sends and reads);
+// and a compose loader with a JSON-schema validator compiled at init
+// (~8 ms a call for compose-go's), logrus and mapstructure: docker's
+// loader logic is ported in internal/compose, only its types are linked.
 var heavy = []string{
 	"google.golang.org/grpc",
 	"google.golang.org/protobuf",
@@ -23,6 +26,14 @@ var heavy = []string{
 	"github.com/docker/docker",
 	"github.com/opencontainers",
 	"github.com/moby/docker-image-spec",
+	"github.com/compose-spec/compose-go",
+	"github.com/docker/cli/cli/compose/loader",
+	"github.com/docker/cli/cli/compose/schema",
+	"github.com/xeipuuli/gojsonschema",
+	"github.com/santhosh-tekuri/jsonschema",
+	"github.com/sirupsen/logrus",
+	"github.com/mitchellh/mapstructure",
+	"github.com/go-viper/mapstructure",
 }
 
 // TestDepsLean: no package of the binary (`go list -deps` of the main

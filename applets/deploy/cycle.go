@@ -90,6 +90,12 @@ func (c *cycle) run(ctx context.Context) int {
 	if c.Render {
 		return c.render()
 	}
+	// Whatever in the recipe or its env a deploy would refuse (${X:?msg},
+	// a generate=false secret without its value) is refused here, before
+	// the lock, as --render refuses it; its warnings are printed here, once.
+	if _, err := app.Resolve(c.inst, "check", env.Getenv, c.warn); err != nil {
+		return c.fail(exitFor(err), "%v", err)
+	}
 	runID, err := runstate.RunID(env)
 	if err != nil {
 		return c.fail(applet.ExitUsage, "%v", err)
@@ -199,7 +205,9 @@ func (c *cycle) locked(l lock.Lock) int {
 			return c.teardown(c.status(err, "new app %s: %v", inst.Domain, err))
 		}
 	}
-	if err := app.Prepare(inst, c.state.ID, c.env.Getenv, c.warn); err != nil {
+	// Resolved again, under the lock, from the env file as it is now
+	// (run already printed the warnings).
+	if err := app.Prepare(inst, c.state.ID, c.env.Getenv, nil); err != nil {
 		return c.teardown(c.fail(exitFor(err), "%v", err))
 	}
 	if err := c.drv.Check(ctx, inst); err != nil {

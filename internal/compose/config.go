@@ -84,12 +84,10 @@ func LoadConfig(dir string, env map[string]string, warn func(string)) (*composet
 	for _, d := range l.dicts {
 		for sn, s := range d {
 			sd, _ := s.(map[string]any)
-			for k := range sd {
-				// restart is on docker's list but converted all the same
-				// when deploy.restart_policy is absent (swarm.restartPolicy).
-				if k != "restart" && slices.Contains(unsupportedKeys(), k) || k == "container_name" || k == "expose" {
-					if !slices.Contains(ignored[sn], k) {
-						ignored[sn] = append(ignored[sn], k)
+			for k, v := range sd {
+				for _, what := range ignoredIn(k, v) {
+					if !slices.Contains(ignored[sn], what) {
+						ignored[sn] = append(ignored[sn], what)
 					}
 				}
 			}
@@ -127,6 +125,47 @@ func Files(dir string, env map[string]string) []string {
 	}
 	return paths
 }
+
+// ignoredIn names what of service key k, with value v (interpolated),
+// docker stack deploy does not deploy: the keys it warns about, and those
+// it drops without a word (depends_on, tmpfs, a port's host IP, a
+// network's fixed address), which ccci warns about too.
+func ignoredIn(k string, v any) []string {
+	switch k {
+	case "restart": // converted when deploy.restart_policy is absent (swarm.restartPolicy)
+		return nil
+	case "container_name", "expose", "depends_on", "tmpfs":
+		return []string{k}
+	case "ports":
+		var out []string
+		for _, p := range asList(v) {
+			if spec, ok := p.(string); ok {
+				if ip, _, _ := splitPortParts(spec); ip != "" {
+					out = append(out, "the host IP of port "+spec)
+				}
+			}
+		}
+		return out
+	case "networks":
+		var out []string
+		nets, _ := v.(map[string]any)
+		for _, n := range slices.Sorted(maps.Keys(nets)) {
+			nc, _ := nets[n].(map[string]any)
+			for _, a := range []string{"ipv4_address", "ipv6_address"} {
+				if _, ok := nc[a]; ok {
+					out = append(out, "networks."+n+"."+a)
+				}
+			}
+		}
+		return out
+	}
+	if slices.Contains(unsupportedKeys(), k) {
+		return []string{k}
+	}
+	return nil
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }
 
 // unsupportedKeys are the service keys docker stack deploy ignores with a
 // warning (types.UnsupportedProperties).
@@ -229,7 +268,8 @@ func (l *loader) loadFile(name string) (*composetypes.Config, error) {
 		return nil, inputErrf("%s: %v", name, err)
 	}
 	cfg.Filename = name
-	l.dicts = append(l.dicts, services)
+	services, _ = dict["services"].(map[string]any)
+	l.dicts = append(l.dicts, services) // interpolated: a port's host IP may be ${IP}
 	return cfg, nil
 }
 

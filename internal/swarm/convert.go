@@ -21,8 +21,11 @@ import (
 
 // This file is docker/cli's cli/compose/convert (v28) over the Engine API
 // types: every key `docker stack deploy` converts, converted the same
-// way, plus ccci's labels on everything. The keys swarm ignores are
-// warned about by the loader (compose.LoadConfig), as docker does.
+// way, plus ccci's labels on everything. The keys it does not convert are
+// named in a warning by the loader (compose.LoadConfig): those docker
+// warns about and those it drops silently
+// (TestEveryServiceKeyConvertedOrWarned). Not done: docker's default
+// --resolve-image always, which pins each image to its registry digest.
 
 // LabelImage is the label docker stack deploy puts the compose image on.
 const LabelImage = "com.docker.stack.image"
@@ -380,8 +383,10 @@ func credentialSpec(c composetypes.CredentialSpecConfig) (*swarm.CredentialSpec,
 	case 1:
 		cs := swarm.CredentialSpec(c)
 		return &cs, nil
+	case 2:
+		return nil, fmt.Errorf("invalid credential spec: cannot specify both %s and %s", set[0], set[1])
 	}
-	return nil, fmt.Errorf("invalid credential spec: cannot specify both %s and %s", strings.Join(set[:len(set)-1], ", "), set[len(set)-1])
+	return nil, fmt.Errorf("invalid credential spec: cannot specify both %s, and %s", strings.Join(set[:len(set)-1], ", "), set[len(set)-1])
 }
 
 // mount is docker's convertVolumeToMount.
@@ -394,12 +399,8 @@ func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
 	if typ == "" {
 		typ = "volume"
 	}
-	opts := map[string]bool{"volume": v.Volume != nil, "bind": v.Bind != nil, "tmpfs": v.Tmpfs != nil, "image": v.Image != nil, "cluster": v.Cluster != nil}
-	for _, o := range []string{"image", "tmpfs", "bind", "cluster", "volume"} {
-		allowed := o == typ || (typ == "npipe" && o == "bind")
-		if opts[o] && !allowed {
-			return m, fmt.Errorf("%s options are incompatible with type %s", o, typ)
-		}
+	if err := mountRefused(v, typ); err != nil {
+		return m, err
 	}
 	switch typ {
 	case "volume":
@@ -428,9 +429,6 @@ func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
 			m.VolumeOptions.DriverConfig = &mount.Driver{Name: vol.Driver, Options: vol.DriverOpts}
 		}
 	case "bind", "npipe", "image":
-		if v.Source == "" {
-			return m, fmt.Errorf("invalid %s source, source cannot be empty", typ)
-		}
 		if v.Bind != nil {
 			m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v.Bind.Propagation)}
 		}
@@ -438,16 +436,10 @@ func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
 			m.ImageOptions = &mount.ImageOptions{Subpath: v.Image.Subpath}
 		}
 	case "tmpfs":
-		if v.Source != "" {
-			return m, fmt.Errorf("invalid tmpfs source, source must be empty")
-		}
 		if v.Tmpfs != nil {
 			m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: v.Tmpfs.Size}
 		}
 	case "cluster":
-		if v.Source == "" {
-			return m, fmt.Errorf("invalid cluster source, source cannot be empty")
-		}
 		m.ClusterOptions = &mount.ClusterOptions{}
 		if !strings.HasPrefix(v.Source, "group:") {
 			vol, ok := a.Config.Volumes[v.Source]
@@ -459,10 +451,49 @@ func (a *App) mount(v composetypes.ServiceVolumeConfig) (mount.Mount, error) {
 				m.Source = vol.Name
 			}
 		}
-	default:
-		return m, fmt.Errorf("volume type must be volume, bind, tmpfs, npipe, or cluster")
 	}
 	return m, nil
+}
+
+// mountRefused is what docker's convertVolumeToMount refuses, per type in
+// its order and words: a source the type must have (or must not), then
+// the options of another type it cannot take. npipe takes bind options,
+// and neither npipe nor cluster looks at the options of all the others.
+func mountRefused(v composetypes.ServiceVolumeConfig, typ string) error {
+	var source string // "need" or "none"
+	var refused []string
+	switch typ {
+	case "volume":
+		refused = []string{"image", "tmpfs", "bind", "cluster"}
+	case "image":
+		source, refused = "need", []string{"volume", "bind", "tmpfs", "cluster"}
+	case "bind":
+		source, refused = "need", []string{"volume", "image", "tmpfs", "cluster"}
+	case "tmpfs":
+		source, refused = "none", []string{"bind", "volume", "image", "cluster"}
+	case "npipe":
+		source, refused = "need", []string{"volume", "image", "tmpfs"}
+	case "cluster":
+		source, refused = "need", []string{"tmpfs", "bind", "volume"}
+	default:
+		return fmt.Errorf("volume type must be volume, bind, tmpfs, npipe, or cluster")
+	}
+	switch {
+	case source == "need" && v.Source == "":
+		return fmt.Errorf("invalid %s source, source cannot be empty", typ)
+	case source == "none" && v.Source != "":
+		return fmt.Errorf("invalid %s source, source must be empty", typ)
+	}
+	has := map[string]bool{"volume": v.Volume != nil, "bind": v.Bind != nil, "tmpfs": v.Tmpfs != nil, "image": v.Image != nil, "cluster": v.Cluster != nil}
+	for _, o := range refused {
+		if has[o] {
+			if o == "image" && typ == "volume" {
+				o = "images" // docker's word there
+			}
+			return fmt.Errorf("%s options are incompatible with type %s", o, typ)
+		}
+	}
+	return nil
 }
 
 // extraHosts turns host:ip into swarm's "ip host", in order.
@@ -502,7 +533,9 @@ func healthcheck(h *composetypes.HealthCheckConfig) (*container.HealthConfig, er
 }
 
 // restartPolicy is deploy.restart_policy or, without it, the legacy
-// `restart:` as docker's opts.ParseRestartPolicy reads it.
+// `restart:` as docker's opts.ParseRestartPolicy reads it: a retry count
+// after any policy is accepted (and used by on-failure alone), a negative
+// one wraps around as in docker's uint64 conversion (TestRestartPolicy).
 func restartPolicy(restart string, p *composetypes.RestartPolicy) (*swarm.RestartPolicy, error) {
 	if p != nil {
 		return &swarm.RestartPolicy{
@@ -510,9 +543,17 @@ func restartPolicy(restart string, p *composetypes.RestartPolicy) (*swarm.Restar
 			MaxAttempts: p.MaxAttempts, Window: composetypes.ConvertDurationPtr(p.Window),
 		}, nil
 	}
-	name, count, hasCount := strings.Cut(restart, ":")
-	if hasCount && name != "on-failure" {
-		return nil, fmt.Errorf("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
+	name, count, hasColon := strings.Cut(restart, ":")
+	if hasColon && name == "" {
+		return nil, fmt.Errorf("invalid restart policy format: no policy provided before colon")
+	}
+	retries := 0
+	if count != "" {
+		n, err := strconv.Atoi(count)
+		if err != nil {
+			return nil, fmt.Errorf("invalid restart policy format: maximum retry count must be an integer")
+		}
+		retries = n
 	}
 	switch name {
 	case "", "no":
@@ -520,14 +561,7 @@ func restartPolicy(restart string, p *composetypes.RestartPolicy) (*swarm.Restar
 	case "always", "unless-stopped":
 		return &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny}, nil
 	case "on-failure":
-		var n uint64
-		if hasCount {
-			c, err := strconv.Atoi(count)
-			if err != nil || c < 0 {
-				return nil, fmt.Errorf("invalid restart policy format: maximum retry count must be a non-negative integer")
-			}
-			n = uint64(c)
-		}
+		n := uint64(retries)
 		return &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, MaxAttempts: &n}, nil
 	}
 	return nil, fmt.Errorf("unknown restart policy: %s", restart)

@@ -189,6 +189,8 @@ func TestCheckRefuses(t *testing.T) {
 		{"services:\n  web:\n    image: x\n    deploy: {mode: global, replicas: 2}\n", "replicas can only be used"},
 		{"services:\n  web:\n    image: x\n    restart: sometimes\n", "unknown restart policy"},
 		{"services:\n  web:\n    image: x\n    deploy: {resources: {limits: {cpus: '0.0000000001'}}}\n", "too precise"},
+		{"services:\n  web:\n    image: x\n    credential_spec: {file: a, registry: b}\n", `cannot specify both "File" and "Registry"`},
+		{"services:\n  web:\n    image: x\n    credential_spec: {config: c, file: a, registry: b}\nconfigs:\n  c: {file: conf.txt}\n", `cannot specify both "Config", "File", and "Registry"`},
 	} {
 		err := testApp(t, c.yml).Check()
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "service web") {
@@ -219,6 +221,180 @@ func TestStackOf(t *testing.T) {
 	} {
 		if got := stackOf(c.r, c.want); got != c.stack {
 			t.Errorf("stackOf(%+v, %q) = %q, want %q", c.r, c.want, got, c.stack)
+		}
+	}
+}
+
+// The legacy `restart:` converts as docker's convertRestartPolicy over
+// opts.ParseRestartPolicy: a count is read after any policy, used by
+// on-failure alone; deploy.restart_policy wins over it.
+func TestRestartPolicy(t *testing.T) {
+	u := func(n uint64) *uint64 { return &n }
+	for _, c := range []struct {
+		restart string
+		want    *swarm.RestartPolicy
+		err     string
+	}{
+		{"", nil, ""},
+		{"no", nil, ""},
+		{"no:1", nil, ""},
+		{"always", &swarm.RestartPolicy{Condition: "any"}, ""},
+		{"always:3", &swarm.RestartPolicy{Condition: "any"}, ""},
+		{"unless-stopped", &swarm.RestartPolicy{Condition: "any"}, ""},
+		{"on-failure", &swarm.RestartPolicy{Condition: "on-failure", MaxAttempts: u(0)}, ""},
+		{"on-failure:", &swarm.RestartPolicy{Condition: "on-failure", MaxAttempts: u(0)}, ""},
+		{"on-failure:5", &swarm.RestartPolicy{Condition: "on-failure", MaxAttempts: u(5)}, ""},
+		{"on-failure:-1", &swarm.RestartPolicy{Condition: "on-failure", MaxAttempts: u(1<<64 - 1)}, ""},
+		{"on-failure:x", nil, "maximum retry count must be an integer"},
+		{":3", nil, "no policy provided before colon"},
+		{"sometimes", nil, "unknown restart policy: sometimes"},
+		{"sometimes:2", nil, "unknown restart policy: sometimes:2"},
+	} {
+		got, err := restartPolicy(c.restart, nil)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("restart %q: %+v, %v; want an error with %q", c.restart, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("restart %q: %+v, %v; want %+v", c.restart, got, err, c.want)
+		}
+	}
+	got, err := restartPolicy("always", &composetypes.RestartPolicy{Condition: "none", MaxAttempts: u(2)})
+	if err != nil || got.Condition != "none" || *got.MaxAttempts != 2 {
+		t.Errorf("restart_policy over restart: %+v, %v; want condition none, 2 attempts", got, err)
+	}
+}
+
+// The rest of issue #12's list, as docker converts it: tmpfs size,
+// placement preferences, the pids limit, a secret's driver (no data: the
+// driver provides it) and a secret's templating.
+func TestServiceSpecIssueKeys(t *testing.T) {
+	app := testApp(t, `services:
+  app:
+    image: img:1
+    volumes: [{type: tmpfs, target: /cache, tmpfs: {size: 67108864}}]
+    secrets: [vault, tmpl]
+    deploy:
+      placement: {preferences: [{spread: node.labels.zone}], constraints: [node.role==manager], max_replicas_per_node: 2}
+      resources: {limits: {pids: 100}}
+secrets:
+  vault: {driver: vaultdrv, driver_opts: {path: a/b}}
+  tmpl: {file: conf.txt, template_driver: golang}
+`)
+	spec := service(t, app, "app")
+	cs := spec.TaskTemplate.ContainerSpec
+	pl := spec.TaskTemplate.Placement
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"tmpfs", cs.Mounts[0], mount.Mount{Type: "tmpfs", Target: "/cache", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 64 << 20}}},
+		{"preferences", pl.Preferences, []swarm.PlacementPreference{{Spread: &swarm.SpreadOver{SpreadDescriptor: "node.labels.zone"}}}},
+		{"constraints", pl.Constraints, []string{"node.role==manager"}},
+		{"max replicas", pl.MaxReplicas, uint64(2)},
+		{"pids", spec.TaskTemplate.Resources.Limits.Pids, int64(100)},
+		{"secret refs", [2]string{cs.Secrets[0].SecretName, cs.Secrets[1].SecretName}, [2]string{"a_example_com_tmpl", "a_example_com_vault"}},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %#v, want %#v", c.what, c.got, c.want)
+		}
+	}
+	p, err := app.plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.secrets) != 2 {
+		t.Fatalf("secrets = %+v", p.secrets)
+	}
+	tmpl, vault := p.secrets[0], p.secrets[1]
+	if tmpl.Templating == nil || tmpl.Templating.Name != "golang" || tmpl.Driver != nil || string(tmpl.Data) != `{{ env "A" }}` {
+		t.Errorf("templated secret = %+v, want the file's data, templated by golang", tmpl)
+	}
+	if vault.Driver == nil || vault.Driver.Name != "vaultdrv" || vault.Driver.Options["path"] != "a/b" || len(vault.Data) != 0 || vault.Templating != nil {
+		t.Errorf("driver secret = %+v, want driver vaultdrv with its options and no data", vault)
+	}
+}
+
+// Every key of docker's ServiceConfig is either converted here or named
+// in a warning (compose.LoadConfig), never dropped silently: a key docker
+// adds on an upgrade fails this test until it is one or the other.
+func TestEveryServiceKeyConvertedOrWarned(t *testing.T) {
+	converted := map[string]bool{}
+	for _, k := range strings.Fields(`cap_add cap_drop command configs credential_spec deploy dns dns_search
+		entrypoint env_file environment extra_hosts healthcheck hostname image init isolation labels logging
+		networks oom_score_adj ports read_only restart secrets stdin_open stop_grace_period stop_signal sysctls
+		tty ulimits user volumes working_dir`) {
+		converted[k] = true
+	}
+	// A value docker's loader accepts for each key it does not convert.
+	ignored := map[string]string{
+		"build": ".", "cgroupns_mode": "host", "cgroup_parent": "p", "container_name": "c", "depends_on": "[db]",
+		"devices": "[/dev/fuse]", "domainname": "d", "expose": `["80"]`, "external_links": "[x]", "ipc": "host",
+		"links": "[db]", "mac_address": "02:42:ac:11:00:02", "network_mode": "host", "pid": "host",
+		"privileged": "true", "security_opt": "[no-new-privileges]", "shm_size": "1m", "tmpfs": "[/run]",
+		"userns_mode": "host",
+	}
+	typ := reflect.TypeOf(composetypes.ServiceConfig{})
+	for i := range typ.NumField() {
+		key, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if key == "-" || key == "" || converted[key] {
+			continue
+		}
+		val, ok := ignored[key]
+		if !ok {
+			t.Errorf("service key %s is neither converted nor warned about", key)
+			continue
+		}
+		dir := t.TempDir()
+		yml := "services:\n  app:\n    image: x\n    " + key + ": " + val + "\n  db:\n    image: y\n"
+		if err := os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(yml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var warns []string
+		if _, err := compose.LoadConfig(dir, nil, func(w string) { warns = append(warns, w) }); err != nil {
+			t.Errorf("%s: %v", key, err)
+			continue
+		}
+		if len(warns) != 1 || !strings.HasPrefix(warns[0], "service app: ignoring "+key+":") {
+			t.Errorf("%s: warnings %q, want one naming service app and %s", key, warns, key)
+		}
+	}
+}
+
+// A service volume is refused as docker's convertVolumeToMount refuses
+// it, and only then: the source rule of its type first, then the options
+// of a type it cannot take (npipe takes bind's; cluster and npipe do not
+// look at image's).
+func TestMountRefused(t *testing.T) {
+	var (
+		bind    = &composetypes.ServiceVolumeBind{}
+		vol     = &composetypes.ServiceVolumeVolume{}
+		tmpfs   = &composetypes.ServiceVolumeTmpfs{}
+		image   = &composetypes.ServiceVolumeImage{}
+		cluster = &composetypes.ServiceVolumeCluster{}
+	)
+	for _, c := range []struct {
+		v    composetypes.ServiceVolumeConfig
+		want string
+	}{
+		{composetypes.ServiceVolumeConfig{Target: "/t"}, ""},
+		{composetypes.ServiceVolumeConfig{Target: "/t", Image: image, Bind: bind}, "images options are incompatible with type volume"},
+		{composetypes.ServiceVolumeConfig{Type: "bind", Target: "/t", Volume: vol}, "invalid bind source, source cannot be empty"},
+		{composetypes.ServiceVolumeConfig{Type: "bind", Source: "/s", Target: "/t", Tmpfs: tmpfs, Volume: vol}, "volume options are incompatible with type bind"},
+		{composetypes.ServiceVolumeConfig{Type: "tmpfs", Source: "/s", Target: "/t", Bind: bind}, "invalid tmpfs source, source must be empty"},
+		{composetypes.ServiceVolumeConfig{Type: "tmpfs", Target: "/t", Cluster: cluster}, "cluster options are incompatible with type tmpfs"},
+		{composetypes.ServiceVolumeConfig{Type: "npipe", Source: `\\.\pipe\x`, Target: "/t", Bind: bind, Cluster: cluster}, ""},
+		{composetypes.ServiceVolumeConfig{Type: "npipe", Source: `\\.\pipe\x`, Target: "/t", Image: image}, "image options are incompatible with type npipe"},
+		{composetypes.ServiceVolumeConfig{Type: "cluster", Source: "group:g", Target: "/t", Image: image}, ""},
+		{composetypes.ServiceVolumeConfig{Type: "cluster", Source: "group:g", Target: "/t", Volume: vol}, "volume options are incompatible with type cluster"},
+		{composetypes.ServiceVolumeConfig{Type: "image", Target: "/t"}, "invalid image source, source cannot be empty"},
+		{composetypes.ServiceVolumeConfig{Type: "sshfs", Source: "s", Target: "/t"}, "volume type must be volume, bind, tmpfs, npipe, or cluster"},
+	} {
+		_, err := (&App{Stack: "s", Config: &composetypes.Config{}}).mount(c.v)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want) {
+			t.Errorf("mount(%+v) = %v, want %q", c.v, err, c.want)
 		}
 	}
 }

@@ -8,13 +8,18 @@ import (
 	"slices"
 	"strings"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/container"
+	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/network"
 	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/swarm"
 )
 
 // CheckExternals fails, naming every one, when a network or config the
-// app declares external does not exist: before anything is created, as
-// docker stack deploy checks its external networks. External secrets are
-// not checked: CreateSecrets creates them, as abra does.
+// app declares external does not exist, or a network is not swarm-scoped
+// (a local bridge network of that name): before anything is created, as
+// docker stack deploy's validateExternalNetworks checks, and like it
+// without asking about the predefined networks (host, bridge, ...), which
+// every node has. External secrets are not checked: CreateSecrets creates
+// them, as abra does.
 func (c *Client) CheckExternals(ctx context.Context, app *App) error {
 	p, err := app.plan()
 	if err != nil {
@@ -22,14 +27,21 @@ func (c *Client) CheckExternals(ctx context.Context, app *App) error {
 	}
 	var missing []string
 	for _, name := range p.externalNetworks {
+		if !container.NetworkMode(name).IsUserDefined() {
+			continue
+		}
+		var nw network.Summary
 		path, err := object("network", name)
 		if err == nil {
-			err = c.api.call(ctx, "GET", path, nil, nil, nil)
+			err = c.api.call(ctx, "GET", path, nil, nil, &nw)
 		}
-		if isNotFound(err) {
+		switch {
+		case isNotFound(err):
 			missing = append(missing, "external network "+name)
-		} else if err != nil {
+		case err != nil:
 			return fmt.Errorf("external network %s: %v", name, err)
+		case nw.Scope != "swarm":
+			return &externalError{fmt.Sprintf("external network %s has scope %q, not \"swarm\" (a service cannot join it; create it with --driver overlay --scope swarm)", name, nw.Scope)}
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(app.Config.Configs)) {
@@ -50,19 +62,32 @@ func (c *Client) CheckExternals(ctx context.Context, app *App) error {
 }
 
 // ErrMissingExternal is CheckExternals's error: the input names something
-// that is not on the swarm.
+// that is not on the swarm, or not as the swarm needs it.
 var ErrMissingExternal = errors.New("not found on the swarm")
 
-// CreateSecrets creates every secret the app declares external, as `abra
-// app secret generate --all` does, with the value value(key) returns,
-// labelled as the app's. It returns the names created. A secret that
-// already exists is an error naming it: a leftover of an earlier run is
-// the janitor's to reap, not ours to reuse. Values are never printed.
+// externalError is an ErrMissingExternal with its own words.
+type externalError struct{ msg string }
+
+func (e *externalError) Error() string        { return e.msg }
+func (e *externalError) Is(target error) bool { return target == ErrMissingExternal }
+
+// CreateSecrets creates every secret the app declares external and some
+// service uses, as `abra app secret generate --all` does (it skips the
+// unused ones, as compose.SecretHints does), with the value value(key)
+// returns, labelled as the app's. It returns the names created. A secret
+// that already exists is an error naming it: a leftover of an earlier run
+// is the janitor's to reap, not ours to reuse. Values are never printed.
 func (c *Client) CreateSecrets(ctx context.Context, app *App, value func(key string) ([]byte, error)) ([]string, error) {
+	used := map[string]bool{}
+	for _, s := range app.Config.Services {
+		for _, r := range s.Secrets {
+			used[r.Source] = true
+		}
+	}
 	var created []string
 	for _, key := range slices.Sorted(maps.Keys(app.Config.Secrets)) {
 		s := app.Config.Secrets[key]
-		if !s.External.External {
+		if !s.External.External || !used[key] {
 			continue
 		}
 		data, err := value(key)

@@ -3,11 +3,13 @@ package swarm
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -344,5 +346,98 @@ func TestWatchWakes(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no wake after %q", action)
 		}
+	}
+}
+
+// TestCheckExternals: as docker stack deploy's validateExternalNetworks,
+// an external network must exist and be swarm-scoped (a local bridge
+// network of that name cannot be joined by a service), and a predefined
+// network (host) is not asked about; every missing one is named.
+func TestCheckExternals(t *testing.T) {
+	f := &fakeEngine{}
+	host := f.serve(t, true, "1.47", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1.47/networks/proxy":
+			w.Write([]byte(`{"Name":"proxy","Id":"n1","Scope":"swarm"}`))
+		case "/v1.47/networks/localnet":
+			w.Write([]byte(`{"Name":"localnet","Id":"n2","Scope":"local"}`))
+		case "/v1.47/configs":
+			w.Write([]byte(`[]`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"message":"not found"}`))
+		}
+	})
+	c, err := New(context.Background(), env("DOCKER_HOST", host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	yml := func(nets ...string) string {
+		s := "services:\n  app:\n    image: x\n    networks: [" + strings.Join(nets, ", ") + "]\nnetworks:\n"
+		for _, n := range nets {
+			s += "  " + n + ": {external: true}\n"
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		yml, err string
+	}{
+		{yml("proxy", "host"), ""},
+		{yml("proxy", "absent"), "external network absent not found on the swarm (create it before deploying)"},
+		{yml("localnet"), `external network localnet has scope "local", not "swarm"`},
+		{yml("proxy") + "configs:\n  c: {external: true, name: gone_v1}\n", "external config gone_v1 not found on the swarm"},
+	} {
+		err := c.CheckExternals(context.Background(), testApp(t, tc.yml))
+		if tc.err == "" {
+			if err != nil {
+				t.Errorf("%q: %v", tc.yml, err)
+			}
+			continue
+		}
+		if err == nil || !errors.Is(err, ErrMissingExternal) || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: %v, want an ErrMissingExternal with %q", tc.yml, err, tc.err)
+		}
+	}
+	for _, p := range f.paths {
+		if strings.Contains(p, "/networks/host") {
+			t.Errorf("asked the engine about a predefined network: %s", p)
+		}
+	}
+}
+
+// TestCreateSecrets: the external secrets some service uses are created,
+// with value's data, labelled as the app's; an unused one is not (abra's
+// `secret generate --all` skips it), nor is its value asked for.
+func TestCreateSecrets(t *testing.T) {
+	f := &fakeEngine{}
+	var specs []map[string]any
+	host := f.serve(t, true, "1.47", func(w http.ResponseWriter, r *http.Request) {
+		var spec map[string]any
+		json.NewDecoder(r.Body).Decode(&spec)
+		specs = append(specs, spec)
+		w.Write([]byte(`{"ID":"new"}`))
+	})
+	c, err := New(context.Background(), env("DOCKER_HOST", host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	app := testApp(t, "services:\n  app:\n    image: x\n    secrets: [used]\nsecrets:\n"+
+		"  used: {external: true, name: a_used_v1}\n  unused: {external: true, name: a_unused_v1}\n")
+	var asked []string
+	created, err := c.CreateSecrets(context.Background(), app, func(key string) ([]byte, error) {
+		asked = append(asked, key)
+		return []byte("v-" + key), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(created, []string{"a_used_v1"}) || !reflect.DeepEqual(asked, []string{"used"}) {
+		t.Errorf("created %v, values asked for %v; want a_used_v1 and used alone", created, asked)
+	}
+	if len(specs) != 1 || specs[0]["Name"] != "a_used_v1" || specs[0]["Data"] != "di11c2Vk" || // base64("v-used")
+		specs[0]["Labels"].(map[string]any)[LabelRun] != "42" {
+		t.Errorf("sent %v", specs)
 	}
 }

@@ -42,9 +42,11 @@ type IPAMConfig struct {
 // IPProtocol is tcp, udp or sctp.
 type IPProtocol string
 
-// Summary is an entry of GET /networks.
+// Summary is an entry of GET /networks, and the part of GET
+// /networks/{id} ccci reads.
 type Summary struct {
 	Name   string            `json:"Name"`
 	ID     string            `json:"Id"`
+	Scope  string            `json:"Scope"`
 	Labels map[string]string `json:"Labels"`
 }
