@@ -92,7 +92,7 @@ func cmdOrphan(ts *testscript.TestScript, neg bool, args []string) {
 	domain, run := args[0], args[1]
 	dir, err := filepath.Abs(filepath.Join("testdata", "recipes", "ccci-test-app"))
 	ts.Check(err)
-	env, err := compose.ReadEnvFile(filepath.Join(dir, ".env.sample"))
+	env, err := compose.ReadEnvFile(filepath.Join(dir, ".env.sample"), os.Getenv)
 	ts.Check(err)
 	env["DOMAIN"], env["STACK_NAME"] = domain, names.StackName(domain)
 	p, err := compose.LoadConfig(dir, env, nil)

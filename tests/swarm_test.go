@@ -42,7 +42,7 @@ func deploy(t *testing.T, recipe string) *deployed {
 	run := fmt.Sprintf("t%d-%d", os.Getpid()%1e5, time.Now().UnixNano()%1e6)
 	domain := run + ".swarm.test"
 	dir := filepath.Join("testdata", "recipes", recipe)
-	env, err := compose.ReadEnvFile(filepath.Join(dir, ".env.sample"))
+	env, err := compose.ReadEnvFile(filepath.Join(dir, ".env.sample"), os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

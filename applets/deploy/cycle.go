@@ -81,8 +81,8 @@ func (c *cycle) run(ctx context.Context) int {
 		EnvFile: app.EnvFile(abraDir, c.Server, domain), Log: env.Stderr, Grace: c.Grace,
 		Environ: env.With("ABRA_DIR=" + abraDir).Environ}
 	// Bad input fails before the lock: nothing waits for a broken recipe.
-	if c.inst.Recipe, err = app.FindRecipeFor(abraDir, c.Recipe, c.inst.EnvFile); err == nil {
-		err = app.CheckSyntax(c.inst.Recipe)
+	if c.inst.Recipe, err = app.FindRecipeFor(abraDir, c.Recipe, c.inst.EnvFile, env.Getenv); err == nil {
+		err = app.CheckSyntax(c.inst.Recipe, env.Getenv)
 	}
 	if err != nil {
 		return c.fail(applet.ExitUsage, "%v", err)

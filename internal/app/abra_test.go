@@ -38,7 +38,7 @@ func TestFindRecipeForVersioned(t *testing.T) {
 	for _, line := range []string{"RECIPE=gitea:3.2.0+1.21.5", "TYPE=gitea:3.2.0+1.21.5"} {
 		env := filepath.Join(t.TempDir(), "a.env")
 		abraMust(t, os.WriteFile(env, []byte(line+"\n"), 0o600))
-		r, err := FindRecipeFor(abra, "", env)
+		r, err := FindRecipeFor(abra, "", env, os.Getenv)
 		if err != nil || r.Name != "gitea" || r.Dir != dir {
 			t.Errorf("%s: FindRecipeFor = %+v, %v; want gitea at %s", line, r, err, dir)
 		}
@@ -104,7 +104,7 @@ func TestFindRecipeForMissing(t *testing.T) {
 		if tc.content != "" {
 			abraMust(t, os.WriteFile(env, []byte(tc.content), 0o600))
 		}
-		_, err := FindRecipeFor(abra, "", env)
+		_, err := FindRecipeFor(abra, "", env, os.Getenv)
 		if err == nil || !errors.Is(err, ErrInput) ||
 			!strings.HasPrefix(err.Error(), "no recipe: give --recipe DIR|NAME (") || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: FindRecipeFor = %v; want an ErrInput naming %q", tc.name, err, tc.want)

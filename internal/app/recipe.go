@@ -67,10 +67,11 @@ func FindRecipe(abraDir, recipe string) (Recipe, error) {
 // FindRecipeFor resolves --recipe; without one, the recipe named in the
 // app's existing env file (TYPE, or RECIPE in newer abra), as abra does.
 // When neither gives a recipe, the error says why: no env file, an env
-// file that does not parse, or one naming no recipe.
-func FindRecipeFor(abraDir, recipe, envFile string) (Recipe, error) {
+// file that does not parse, or one naming no recipe. getenv is the
+// applet's environment, which the env file's $VARs may name.
+func FindRecipeFor(abraDir, recipe, envFile string, getenv func(string) string) (Recipe, error) {
 	if recipe == "" {
-		env, err := compose.ReadEnvFile(envFile)
+		env, err := compose.ReadEnvFile(envFile, getenv)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			return Recipe{}, inputErr("no recipe: give --recipe DIR|NAME (no env file %s to take TYPE from)", envFile)
@@ -90,9 +91,9 @@ func FindRecipeFor(abraDir, recipe, envFile string) (Recipe, error) {
 // from its .env.sample) as YAML, without interpolating: it runs before the
 // lock is taken, so a broken recipe fails at once instead of after a wait,
 // and before an env file that may lack variables exists. Load, under the
-// lock, checks the rest.
-func CheckSyntax(r Recipe) error {
-	sample, err := compose.ReadEnvFile(filepath.Join(r.Dir, ".env.sample"))
+// lock, checks the rest. getenv is as for FindRecipeFor.
+func CheckSyntax(r Recipe, getenv func(string) string) error {
+	sample, err := compose.ReadEnvFile(filepath.Join(r.Dir, ".env.sample"), getenv)
 	if err != nil {
 		return inputErr("recipe %s: %v", r.Name, err)
 	}

@@ -102,11 +102,11 @@ func TestCheckSyntaxAndResolve(t *testing.T) {
 		"ok.env":             "NEEDED=1\n",
 	})
 	ok, broken := Recipe{"ok", filepath.Join(dir, "ok")}, Recipe{"broken", filepath.Join(dir, "broken")}
-	if err := CheckSyntax(ok); err != nil {
-		t.Errorf("CheckSyntax(ok) = %v", err)
+	if err := CheckSyntax(ok, os.Getenv); err != nil {
+		t.Errorf("CheckSyntax(ok, os.Getenv) = %v", err)
 	}
-	if err := CheckSyntax(broken); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "broken/compose.yml") {
-		t.Errorf("CheckSyntax(broken) = %v, want an ErrInput naming the file", err)
+	if err := CheckSyntax(broken, os.Getenv); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "broken/compose.yml") {
+		t.Errorf("CheckSyntax(broken, os.Getenv) = %v, want an ErrInput naming the file", err)
 	}
 	inst := &Instance{Domain: "d.test", Recipe: ok, EnvFile: filepath.Join(dir, "ok.env")}
 	var warnings []string

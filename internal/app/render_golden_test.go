@@ -31,7 +31,7 @@ func TestRenderIsGoldenPlusExposeAllEnv(t *testing.T) {
 				t.Fatal(err)
 			}
 			envf := filepath.Join(dir, name+".env")
-			env, err := compose.ReadEnvFile(envf)
+			env, err := compose.ReadEnvFile(envf, os.Getenv)
 			if err != nil {
 				t.Fatal(err)
 			}

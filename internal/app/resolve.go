@@ -23,15 +23,15 @@ type Resolved struct {
 // envVars returns the app's env file as abra reads it or, before `abra app
 // new` wrote one, the recipe's .env.sample with DOMAIN and TYPE set: exactly
 // what CreateEnvFile would write.
-func envVars(inst *Instance) ([]compose.EnvVar, error) {
-	vars, err := compose.ReadEnvVars(inst.EnvFile)
+func envVars(inst *Instance, getenv func(string) string) ([]compose.EnvVar, error) {
+	vars, err := compose.ReadEnvVars(inst.EnvFile, getenv)
 	if errors.Is(err, os.ErrNotExist) {
 		sample, serr := os.ReadFile(filepath.Join(inst.Recipe.Dir, ".env.sample"))
 		if serr != nil {
 			return nil, inputErr("recipe %s: %v", inst.Recipe.Name, serr)
 		}
 		text := withVars(sample, map[string]string{"DOMAIN": inst.Domain, "TYPE": inst.Recipe.Name})
-		vars, err = compose.ParseEnvFile(bytes.NewReader(text))
+		vars, err = compose.ParseEnvFile(bytes.NewReader(text), getenv)
 		if err != nil {
 			err = inputErr("%s (as created from .env.sample): %v", inst.EnvFile, err)
 		}
@@ -53,7 +53,7 @@ func envVars(inst *Instance) ([]compose.EnvVar, error) {
 // a deploy deploys it, so the two cannot differ. Errors in the recipe or
 // the env are ErrInput; warn gets one line per warning (nil discards).
 func Resolve(inst *Instance, runID string, getenv func(string) string, warn func(string)) (*Resolved, error) {
-	vars, err := envVars(inst)
+	vars, err := envVars(inst, getenv)
 	if err != nil {
 		return nil, err
 	}

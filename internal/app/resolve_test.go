@@ -48,3 +48,31 @@ func TestRenderIsWhatDeploys(t *testing.T) {
 		}
 	}
 }
+
+// The env file's $VARs expand from the environment the applet was given,
+// not from the process's: under ccci-sh, where ccci-deploy runs in-process,
+// a variable the script exported is seen exactly as when ccci-deploy is
+// exec'd with it, and the shell's own process environment is not.
+func TestResolveEnvFromCaller(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"r/.env.sample": "TYPE=r\nDOMAIN=r.example.com\nGREETING=\"hello $CALLER_VAR\"\n",
+		"r/compose.yml": "services:\n  app:\n    image: a\n    environment: [\"G=${GREETING}\"]\n",
+	})
+	t.Setenv("CALLER_VAR", "from-the-process")
+	inst := &Instance{Domain: "d.example.org", Recipe: Recipe{"r", filepath.Join(dir, "r")},
+		EnvFile: filepath.Join(dir, "servers", "default", "d.example.org.env")}
+	script := func(k string) string {
+		if k == "CALLER_VAR" {
+			return "from-the-script"
+		}
+		return ""
+	}
+	var out bytes.Buffer
+	if err := Render(&out, inst, script, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out.Bytes(), []byte("G: hello from-the-script")) {
+		t.Errorf("render does not expand $CALLER_VAR from the applet's env:\n%s", &out)
+	}
+}

@@ -381,7 +381,7 @@ secrets:
 `
 	dir := writeRecipe(t, map[string]string{"compose.yml": yml})
 	envText := "SECRET_DB_PASSWORD_VERSION=v2 # length=32 charset=hex\nSECRET_API_KEY_VERSION=v1 # generate=false\nSECRET_TOKEN_VERSION=v1\n"
-	vars, err := parseEnv(strings.NewReader(envText), func(string) (string, bool) { return "", false })
+	vars, err := parseEnv(strings.NewReader(envText), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

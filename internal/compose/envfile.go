@@ -38,15 +38,17 @@ type EnvVar struct {
 // "double-quoted" one may span lines and takes \n and \r escapes (a \
 // before any other character but $ is dropped); unquoted and
 // double-quoted values expand $NAME and ${NAME} (NAME in [A-Z0-9_]) from
-// the keys before them, then the process environment, else "" (\$ keeps a
-// literal $). Order is kept; a later assignment of a key wins in Map.
-func ParseEnvFile(r io.Reader) ([]EnvVar, error) {
-	return parseEnv(r, os.LookupEnv)
+// the keys before them, then getenv (the caller's environment: the
+// applet's, which under ccci-sh is the script's and not the process's;
+// nil for none), else "" (\$ keeps a literal $). Order is kept; a later
+// assignment of a key wins in Map.
+func ParseEnvFile(r io.Reader, getenv func(string) string) ([]EnvVar, error) {
+	return parseEnv(r, getenv)
 }
 
 // ReadEnvFile parses the env file at path into a map; errors name the path.
-func ReadEnvFile(path string) (map[string]string, error) {
-	vars, err := ReadEnvVars(path)
+func ReadEnvFile(path string, getenv func(string) string) (map[string]string, error) {
+	vars, err := ReadEnvVars(path, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -55,13 +57,13 @@ func ReadEnvFile(path string) (map[string]string, error) {
 
 // ReadEnvVars parses the env file at path keeping order, lines and
 // modifiers; errors name the path and line.
-func ReadEnvVars(path string) ([]EnvVar, error) {
+func ReadEnvVars(path string, getenv func(string) string) ([]EnvVar, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	vars, err := ParseEnvFile(f)
+	vars, err := ParseEnvFile(f, getenv)
 	if err != nil {
 		return nil, inputErrf("%s:%v", path, err)
 	}
@@ -77,7 +79,7 @@ func Map(vars []EnvVar) map[string]string {
 	return m
 }
 
-func parseEnv(r io.Reader, lookupEnv func(string) (string, bool)) ([]EnvVar, error) {
+func parseEnv(r io.Reader, getenv func(string) string) ([]EnvVar, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
@@ -89,8 +91,10 @@ func parseEnv(r io.Reader, lookupEnv func(string) (string, bool)) ([]EnvVar, err
 		if v, ok := seen[k]; ok {
 			return v
 		}
-		v, _ := lookupEnv(k)
-		return v
+		if getenv == nil {
+			return ""
+		}
+		return getenv(k)
 	}
 	pos := 0
 	for {

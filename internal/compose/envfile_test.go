@@ -10,13 +10,13 @@ import (
 )
 
 // TestParseEnvFile: env files parse to the values abra's godotenv gives,
-// expanding from earlier keys, then the process env (here PROC only).
+// expanding from earlier keys, then the caller's env (here PROC only).
 func TestParseEnvFile(t *testing.T) {
-	proc := func(k string) (string, bool) {
+	proc := func(k string) string {
 		if k == "PROC" {
-			return "p", true
+			return "p"
 		}
-		return "", false
+		return ""
 	}
 	for _, tc := range []struct {
 		name, in string
@@ -70,7 +70,7 @@ func TestParseEnvFile(t *testing.T) {
 // starts on and its trailing comment's key=value modifiers.
 func TestParseEnvFileLinesAndModifiers(t *testing.T) {
 	in := "# c\nSECRET_DB_PASSWORD_VERSION=v1 # length=128 charset=hex\n\nA=\"x\ny\" # generate=false\nB='z' #no modifiers here\nC=1\n"
-	vars, err := parseEnv(strings.NewReader(in), func(string) (string, bool) { return "", false })
+	vars, err := parseEnv(strings.NewReader(in), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

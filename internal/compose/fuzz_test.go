@@ -15,7 +15,7 @@ func FuzzParseEnvFile(f *testing.F) {
 	for _, s := range []string{"A=1\n", "# c\nexport B='x y' # z\n", `C="a\n\"b\""`, "D=1 #c\r\n", "=x", "E=\"open", "F=$E${E}\\$E # length=3"} {
 		f.Add(s)
 	}
-	none := func(string) (string, bool) { return "", false }
+	none := func(string) string { return "" }
 	f.Fuzz(func(t *testing.T, in string) {
 		vars, err := parseEnv(strings.NewReader(in), none)
 		if err != nil {

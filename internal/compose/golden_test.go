@@ -36,7 +36,7 @@ func TestCorpusGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vars, err := ReadEnvVars(envf)
+			vars, err := ReadEnvVars(envf, os.Getenv)
 			if err != nil {
 				t.Fatal(err)
 			}
