@@ -207,7 +207,7 @@ func (l *Lifetime) startMode(c Cmd, stdio [3]*os.File, m mode) (*child, *os.File
 // startInit starts /proc/self/exe as the init, or tiny (at fd tinyFD)
 // when it is not nil; both take the same argv.
 func (l *Lifetime) startInit(c Cmd, stdio [3]*os.File, m mode, tiny *os.File) (*child, *os.File, error) {
-	r, w, err := os.Pipe()
+	r, w, err := racePipe()
 	if err != nil {
 		return nil, nil, err
 	}
