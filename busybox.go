@@ -77,6 +77,7 @@ func dispatch(argv []string) int {
 	}
 	env := applet.OS()
 	env.Lookup = lookup
+	env.Exits = true // main exits with what dispatch returns
 	ctx := context.Background()
 
 	name := filepath.Base(argv[0])

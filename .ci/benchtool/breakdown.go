@@ -136,19 +136,26 @@ func writeTiny(goFile string) string {
 // runs CMD as a child; "newpid" runs it in a new PID namespace; "tiny"
 // copies the tiny init at PATH into a sealed memfd and runs it as PID 1 of
 // a new PID namespace with CMD, as internal/lifetime does (the race pipe at
-// fd 3, the memfd at fd 4).
+// fd 3, the memfd at fd 4). Children are started as internal/lifetime
+// starts them, with syscall.ForkExec and wait4: os/exec would add os's
+// one-time pidfd probe (a vfork'd child among others), which ccci does
+// not pay.
 //
 //	benchtool spawn none | plain CMD... | newpid CMD... | tiny PATH CMD...
 func spawn(args []string) {
-	var c *exec.Cmd
+	var (
+		argv  []string
+		files = []uintptr{0, 1, 2}
+		sys   = &syscall.SysProcAttr{}
+	)
 	switch args[0] {
 	case "none":
 		return
 	case "plain":
-		c = exec.Command(args[1], args[2:]...)
+		argv = args[1:]
 	case "newpid":
-		c = exec.Command(args[1], args[2:]...)
-		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+		argv = args[1:]
+		sys.Cloneflags = syscall.CLONE_NEWPID
 	case "tiny":
 		b, err := os.ReadFile(args[1])
 		check(err)
@@ -158,16 +165,35 @@ func spawn(args []string) {
 		check(err)
 		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
 		check(err)
-		r, w, err := os.Pipe()
-		check(err)
-		defer w.Close()
-		c = exec.Command("/proc/self/fd/4", append([]string{"__ccci_init", "ccci", "ns", "10s"}, args[2:]...)...)
-		c.Args[0] = "ccci"
-		c.ExtraFiles = []*os.File{r, os.NewFile(uintptr(fd), "memfd")}
-		c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+		var p [2]int
+		check(unix.Pipe2(p[:], unix.O_CLOEXEC))
+		defer unix.Close(p[1])
+		argv = append([]string{"/proc/self/fd/4", "__ccci_init", "ccci", "ns", "10s"}, args[2:]...)
+		files = append(files, uintptr(p[0]), uintptr(fd))
+		sys.Cloneflags = syscall.CLONE_NEWPID
 	default:
 		fail("spawn: unknown mode " + args[0])
 	}
-	c.Stdout, c.Stderr = os.Stdout, os.Stderr
-	check(c.Run())
+	path := argv[0]
+	if !strings.HasPrefix(path, "/") {
+		var err error
+		path, err = exec.LookPath(path)
+		check(err)
+	}
+	if args[0] == "tiny" {
+		argv[0] = "ccci"
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: sys})
+	check(err)
+	var ws syscall.WaitStatus
+	for {
+		_, err = syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	check(err)
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		fail(fmt.Sprintf("spawn %s: %v", args[0], ws))
+	}
 }

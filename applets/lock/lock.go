@@ -111,7 +111,7 @@ func Main(ctx context.Context, env *applet.Env, args []string) int {
 // hold runs the command under the lock, inside one lifetime: a signal or
 // the deadline while waiting ends the wait; while running, ends the tree.
 func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, h lock.Holder, o *options) int {
-	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace})
+	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace, Exits: env.Exits})
 	defer lt.End()
 	defer runstate.HoldCurrent(env, "lock")() // the run is live while we work for it
 	l, err := b.Acquire(lt.Context(), lock.Request{

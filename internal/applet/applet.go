@@ -49,6 +49,10 @@ type Env struct {
 	// Lookup finds another applet by name ("lock", not "ccci-lock").
 	// The dispatcher sets it; ccci-sh uses it to run applets in-process.
 	Lookup func(name string) (Main, bool)
+	// Exits says the process exits when Main returns: the dispatcher sets
+	// it for the applet it runs, never ccci-sh for one it runs in-process.
+	// What Main set up process-wide (signal handlers) need not be undone.
+	Exits bool
 }
 
 // OS returns the Env of the running process.

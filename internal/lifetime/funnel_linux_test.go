@@ -32,7 +32,8 @@ const endHelperEnv = "CCCI_LIFETIME_END_HELPER"
 // the status (the bug, reverted locally), the "funnel" case fails: the
 // helper dies of SIGHUP. The "no funnel" case is the control: a lifetime
 // that ends normally does restore the default action, and the same
-// harness sees that kill.
+// harness sees that kill, unless Options.Exits says the process exits
+// next: then the late signals are dropped and it exits with its status.
 func TestEndLateSignal(t *testing.T) {
 	if mode := os.Getenv(endHelperEnv); mode != "" {
 		os.Exit(endHelper(mode))
@@ -45,6 +46,7 @@ func TestEndLateSignal(t *testing.T) {
 	}{
 		{mode: "funnel", exit: 143, funnel: 1},
 		{mode: "no funnel", signaled: syscall.SIGHUP},
+		{mode: "no funnel, exits", exit: 0},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			c := exec.Command(os.Args[0], "-test.run=^TestEndLateSignal$")
@@ -89,7 +91,7 @@ func TestEndLateSignal(t *testing.T) {
 // funnel (or not), End, then late signals to itself; it prints "survived"
 // and exits with the lifetime's status if none of them killed it.
 func endHelper(mode string) int {
-	l := Begin(context.Background(), Options{Prog: "lock", Stderr: os.Stderr})
+	l := Begin(context.Background(), Options{Prog: "lock", Stderr: os.Stderr, Exits: mode == "no funnel, exits"})
 	if mode == "funnel" {
 		syscall.Kill(os.Getpid(), syscall.SIGTERM)
 		select {

@@ -101,11 +101,11 @@ func TestInitReady(t *testing.T) {
 				// It must end of the SIGTERM, not of $GO.
 				os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
 			}
-			ps, err := p.Wait()
+			ws, err := p.Wait()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st := applet.Status(ps); st != want {
+			if st := applet.WaitStatus(ws); st != want {
 				t.Errorf("init exit %d, want %d", st, want)
 			}
 		})

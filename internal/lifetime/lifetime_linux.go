@@ -97,6 +97,14 @@ type Options struct {
 	// NoPIDNS forces the process-group fallback, as CCCI_NO_PIDNS=1 in
 	// the command's environment does.
 	NoPIDNS bool
+	// Exits says the process exits once the lifetime ends (applet.Env's
+	// Exits): End then leaves the signal handlers registered, as it does
+	// after the funnel, and a signal between End and the exit is dropped
+	// (TestEndLateSignal). Unregistering them is a round trip to the
+	// runtime's signal thread per signal, ~0.6 ms of every ccci-lock call
+	// (docs/performance.md). Without it, End restores their default
+	// action, so a process that goes on (ccci-sh) is not left deaf to them.
+	Exits bool
 }
 
 // Ended is the cause of a Lifetime's Context once the funnel is entered
@@ -239,15 +247,18 @@ func (l *Lifetime) Status() int {
 // complete: from then on a SIGTERM is no longer turned into a teardown.
 func (l *Lifetime) End() {
 	l.once.Do(func() {
-		if l.Status() == 0 {
+		if l.Status() == 0 && !l.o.Exits {
 			signal.Stop(l.sigs)
 		}
 		// else: ended by the funnel, this process is on its way out with
 		// 128+N. Stopping would restore the default action, and a late
 		// signal of a storm would kill it with its own number after the
 		// teardown; left registered, late signals fill l.sigs and are
-		// dropped (TestSignalStorm).
-		signal.Stop(l.pipe)
+		// dropped (TestSignalStorm). With Exits, likewise on the way
+		// out with the command's status.
+		if !l.o.Exits {
+			signal.Stop(l.pipe)
+		}
 		l.timer.Stop()
 		close(l.stop)
 		<-l.done

@@ -75,16 +75,19 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	}
 	defer hold.Close()
 
-	waited := make(chan *os.ProcessState, 1)
+	waited := make(chan int, 1) // the init's status
 	go func() {
-		ps, _ := p.Wait()
-		waited <- ps
+		ws, err := p.Wait()
+		if err != nil {
+			waited <- applet.ExitCannotRun
+			return
+		}
+		waited <- applet.WaitStatus(ws)
 	}()
-	var ps *os.ProcessState
 	select {
-	case ps = <-waited:
+	case st := <-waited:
 		streams.wait(l.o.Grace)
-		return applet.Status(ps), nil
+		return st, nil
 	case <-l.ctx.Done():
 	}
 	// The funnel: the init forwards SIGTERM to the whole tree, and SIGKILL
@@ -101,7 +104,7 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	}
 	if !awaitInit(hold, grace) {
 		p.Signal(syscall.SIGKILL)
-		ps = <-waited
+		<-waited
 		streams.wait(l.o.Grace)
 		return l.Status(), nil
 	}
@@ -109,10 +112,10 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
-	case ps = <-waited:
+	case <-waited:
 	case <-t.C:
 		p.Signal(syscall.SIGKILL)
-		ps = <-waited
+		<-waited
 	}
 	streams.wait(l.o.Grace)
 	return l.Status(), nil
@@ -144,7 +147,7 @@ func awaitInit(hold *os.File, d time.Duration) bool {
 // start re-executes this binary as the init of c, in the first containment
 // mode the kernel accepts. hold is the write end of the race pipe: the init
 // checks, after arming its Pdeathsig, that we still hold it.
-func (l *Lifetime) start(c Cmd, stdio [3]*os.File) (p *os.Process, m mode, hold *os.File, err error) {
+func (l *Lifetime) start(c Cmd, stdio [3]*os.File) (p *child, m mode, hold *os.File, err error) {
 	modes := []mode{modePIDNS, modeUserPIDNS, modePgroup}
 	reason := ""
 	if l.o.NoPIDNS || envSet(c.Env, "CCCI_NO_PIDNS") {
@@ -184,7 +187,7 @@ func (l *Lifetime) start(c Cmd, stdio [3]*os.File) (p *os.Process, m mode, hold 
 // the tiny one (tinyinit/init.c, from a memfd) where there is one, unless
 // CCCI_GO_INIT is set; if it cannot be started, ccci itself is, and if
 // that works the tiny init is not tried again in this process.
-func (l *Lifetime) startMode(c Cmd, stdio [3]*os.File, m mode) (*os.Process, *os.File, error) {
+func (l *Lifetime) startMode(c Cmd, stdio [3]*os.File, m mode) (*child, *os.File, error) {
 	if m != modePgroup && !tinyOff.Load() && !envSet(c.Env, "CCCI_GO_INIT") {
 		if f, err := tinyInitFile(); err == nil {
 			p, hold, err := l.startInit(c, stdio, m, f)
@@ -203,8 +206,8 @@ func (l *Lifetime) startMode(c Cmd, stdio [3]*os.File, m mode) (*os.Process, *os
 
 // startInit starts /proc/self/exe as the init, or tiny (at fd tinyFD)
 // when it is not nil; both take the same argv.
-func (l *Lifetime) startInit(c Cmd, stdio [3]*os.File, m mode, tiny *os.File) (*os.Process, *os.File, error) {
-	r, w, err := os.Pipe()
+func (l *Lifetime) startInit(c Cmd, stdio [3]*os.File, m mode, tiny *os.File) (*child, *os.File, error) {
+	r, w, err := racePipe()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -227,12 +230,7 @@ func (l *Lifetime) startInit(c Cmd, stdio [3]*os.File, m mode, tiny *os.File) (*
 	if tiny != nil {
 		exe, files = fmt.Sprintf("/proc/self/fd/%d", tinyFD), append(files, tiny)
 	}
-	p, err := os.StartProcess(exe, argv, &os.ProcAttr{
-		Dir:   c.Dir,
-		Env:   c.Env,
-		Files: files,
-		Sys:   sys,
-	})
+	p, err := startChild(exe, argv, c.Env, c.Dir, files, sys)
 	if err != nil {
 		w.Close()
 		return nil, nil, err
