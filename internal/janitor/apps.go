@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,12 +20,11 @@ import (
 // anyway); bare lockfiles — no app — are probed by a few workers, as a
 // pass over thousands of them is syscall-bound (.ci/bench-janitor).
 func (p *pass) apps(ctx context.Context) {
-	var bare []*candidate
-	for _, c := range p.candidates(ctx) {
-		if c.stack == nil && len(c.envFiles) == 0 {
-			bare = append(bare, c) // a lock of ours alone: never foreign
-			continue
-		}
+	apps, bare := p.candidates(ctx)
+	// One item for each at most, in most passes: the report is sized
+	// once, not grown (and copied) item by item.
+	p.rep.Items = slices.Grow(p.rep.Items, len(apps)+len(bare))
+	for _, c := range apps {
 		if p.foreignApp(c) {
 			continue
 		}
@@ -32,6 +32,8 @@ func (p *pass) apps(ctx context.Context) {
 	}
 	// Workers take the next index from a counter, not from a channel: a
 	// channel handoff per lockfile cost more than the syscalls it spread.
+	// They judge each lock by its name too (a lock of ours alone: never
+	// foreign), which is regexp work better spread than done up front.
 	var wg sync.WaitGroup
 	var next atomic.Int64
 	for range min(len(bare), 2*runtime.GOMAXPROCS(0)) {
@@ -39,7 +41,9 @@ func (p *pass) apps(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < int64(len(bare)); i = next.Add(1) - 1 {
-				p.one(ctx, bare[i])
+				if c := bare[i]; p.isCandidate(c.domain) {
+					p.one(ctx, c)
+				}
 			}
 		}()
 	}
@@ -63,7 +67,7 @@ func (p *pass) reap(ctx context.Context, c *candidate) {
 	// lock (no record, no token) keeps a pass over thousands cheap
 	// (.ci/bench-janitor). Reaping an app writes our record, so a run
 	// waiting meanwhile is told the janitor holds it.
-	bare := c.stack == nil && len(c.envFiles) == 0
+	bare := c.bare()
 	l, err := p.cfg.Locks.Acquire(ctx, lock.Request{Domain: c.domain, NonBlock: true, Holder: p.cfg.Holder, Probe: bare})
 	if errors.Is(err, lock.ErrWouldBlock) {
 		held, h, perr := p.cfg.Locks.Probe(ctx, c.domain)
@@ -104,8 +108,8 @@ func (p *pass) reap(ctx context.Context, c *candidate) {
 		p.add(Item{Action: Failed, Kind: "lockfile", Name: p.lockName(c.domain), Domain: c.domain, Detail: err.Error()})
 		return
 	}
-	if c.lockfile && c.stack == nil && len(c.envFiles) == 0 {
-		p.add(Item{Action: Reaped, Kind: "lockfile", Name: p.lockName(c.domain), Domain: c.domain, Detail: "no app"})
+	if c.lockfile && bare {
+		p.add(Item{Action: Reaped, Kind: "lockfile", Name: c.where, Domain: c.domain, Detail: "no app"})
 	}
 }
 

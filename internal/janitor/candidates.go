@@ -16,9 +16,14 @@ import (
 type candidate struct {
 	domain   string
 	lockfile bool         // the backend lists its lock (a lockfile exists)
+	where    string       // the listed lock's place (Listed.Where), for messages
 	stack    *swarm.Stack // nil: nothing on the swarm
 	envFiles []string
 }
+
+// bare is whether the candidate is a lock alone: nothing on the swarm, no
+// env file.
+func (c *candidate) bare() bool { return c.stack == nil && len(c.envFiles) == 0 }
 
 // sources gathers what the three sources know, by domain, and the stacks
 // whose domain could not be told.
@@ -28,6 +33,9 @@ type sources struct {
 }
 
 func (s *sources) get(d string) *candidate {
+	if s.byDomain == nil {
+		s.byDomain = map[string]*candidate{}
+	}
 	c := s.byDomain[d]
 	if c == nil {
 		c = &candidate{domain: d}
@@ -38,9 +46,11 @@ func (s *sources) get(d string) *candidate {
 
 // candidates returns the apps proven to be ccci runs, sorted by domain:
 // a ccci.run label on the swarm, or a domain matching Match; never one
-// matching Keep.
-func (p *pass) candidates(ctx context.Context) []*candidate {
-	s := &sources{byDomain: map[string]*candidate{}, labelled: map[string]bool{}}
+// matching Keep. Bare locks (nothing on the swarm, no env file: thousands
+// in a pass) come back apart, unsorted and not yet judged by name: the
+// workers that probe them call isCandidate, in parallel.
+func (p *pass) candidates(ctx context.Context) (apps, bare []*candidate) {
+	s := &sources{labelled: map[string]bool{}}
 	// The engine's inventory (six list calls) is asked for while the lock
 	// dir and env files are read.
 	var inv swarm.Inventory
@@ -56,17 +66,23 @@ func (p *pass) candidates(ctx context.Context) []*candidate {
 	p.envFiles(s)
 	<-asked
 	p.stacks(s, inv, invErr)
-	var out []*candidate
 	for d, c := range s.byDomain {
-		if !p.inScope(d) {
-			continue
-		}
-		if s.labelled[d] || p.cfg.Match != nil && p.cfg.Match.MatchString(d) {
-			out = append(out, c)
+		switch {
+		case c.bare():
+			bare = append(bare, c)
+		case !p.inScope(d):
+		case s.labelled[d] || p.isCandidate(d):
+			apps = append(apps, c)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].domain < out[j].domain })
-	return out
+	sort.Slice(apps, func(i, j int) bool { return apps[i].domain < apps[j].domain })
+	return apps, bare
+}
+
+// isCandidate is whether an app with no ccci.run label is a candidate: in
+// scope, not kept, and its domain matches Match.
+func (p *pass) isCandidate(d string) bool {
+	return p.inScope(d) && p.cfg.Match != nil && p.cfg.Match.MatchString(d)
 }
 
 // lockfiles lists the backend's locks without probing any (lock.Backend
@@ -79,19 +95,18 @@ func (p *pass) lockfiles(ctx context.Context, s *sources) {
 	} else if err != nil {
 		p.add(Item{Action: Skipped, Kind: "lock", Name: "list", Detail: err.Error()})
 	}
+	// Sized for every lock at once: a map grown lock by lock rehashes
+	// over and over in a pass over thousands.
+	s.byDomain = make(map[string]*candidate, len(ls))
 	for _, l := range ls {
 		switch {
 		case l.Err == nil:
-			s.get(l.Domain).lockfile = true
-		case l.Domain == "" || p.interesting(l.Domain):
+			c := s.get(l.Domain)
+			c.lockfile, c.where = true, l.Where
+		case l.Domain == "" || p.isCandidate(l.Domain):
 			p.add(Item{Action: Skipped, Kind: "lockfile", Name: l.Where, Domain: l.Domain, Detail: l.Err.Error()})
 		}
 	}
-}
-
-// interesting is whether d could be a candidate by its name alone.
-func (p *pass) interesting(d string) bool {
-	return p.inScope(d) && p.cfg.Match != nil && p.cfg.Match.MatchString(d)
 }
 
 // inScope is whether d may be a candidate at all: in Scope, not kept.
@@ -146,9 +161,18 @@ func (p *pass) stacks(s *sources, inv swarm.Inventory, err error) {
 		p.add(Item{Action: Failed, Kind: "swarm", Name: "inventory", Detail: err.Error()})
 		return
 	}
-	byStack := map[string]string{}
-	for d := range s.byDomain {
-		byStack[names.StackName(d)] = d
+	// Stack names back to the domains of lockfiles and env files, made
+	// only when a stack has no ccci.domain label: with thousands of
+	// lockfiles it would be the pass's largest map.
+	var byStack map[string]string
+	for _, st := range inv {
+		if st.Domain == "" {
+			byStack = make(map[string]string, len(s.byDomain))
+			for d := range s.byDomain {
+				byStack[names.StackName(d)] = d
+			}
+			break
+		}
 	}
 	for _, name := range inv.Stacks() {
 		st := inv[name]
