@@ -6,48 +6,60 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 )
 
-// apps decides every candidate. Apps are reaped one at a time (a reap
+// apps decides every candidate. Bare lockfiles — no app — are probed by
+// a few workers as they are listed, as a pass over thousands of them is
+// syscall-bound (.ci/bench-janitor); the apps then, one at a time (a reap
 // holds the app's lock for seconds, and the engine serializes removals
-// anyway); bare lockfiles — no app — are probed by a few workers, as a
-// pass over thousands of them is syscall-bound (.ci/bench-janitor).
+// anyway).
 func (p *pass) apps(ctx context.Context) {
-	apps, bare := p.candidates(ctx)
-	// One item for each at most, in most passes: the report is sized
-	// once, not grown (and copied) item by item.
-	p.rep.Items = slices.Grow(p.rep.Items, len(apps)+len(bare))
+	g := p.gather(ctx)
+	// Each worker takes a batch of listed locks and judges each by its
+	// name there (a lock of ours alone: never foreign), which is regexp
+	// work better spread than done up front; a lock an app may own is
+	// kept for the apps.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		appLock []lock.Listed
+	)
+	for range 2 * runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range g.locks {
+				for _, l := range batch {
+					switch {
+					case g.isApp(l.Domain):
+						mu.Lock()
+						appLock = append(appLock, l)
+						mu.Unlock()
+					case p.isCandidate(l.Domain):
+						p.one(ctx, &candidate{domain: l.Domain, lockfile: true, where: l.Where})
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	apps, bare := p.candidates(g, appLock)
+	for _, c := range bare {
+		if p.isCandidate(c.domain) {
+			p.one(ctx, c)
+		}
+	}
 	for _, c := range apps {
 		if p.foreignApp(c) {
 			continue
 		}
 		p.one(ctx, c)
 	}
-	// Workers take the next index from a counter, not from a channel: a
-	// channel handoff per lockfile cost more than the syscalls it spread.
-	// They judge each lock by its name too (a lock of ours alone: never
-	// foreign), which is regexp work better spread than done up front.
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range min(len(bare), 2*runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(len(bare)); i = next.Add(1) - 1 {
-				if c := bare[i]; p.isCandidate(c.domain) {
-					p.one(ctx, c)
-				}
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 func (p *pass) one(ctx context.Context, c *candidate) {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
 	"git.coopcloud.tech/toolshed/ccci/internal/swarm"
 )
@@ -44,28 +45,98 @@ func (s *sources) get(d string) *candidate {
 	return c
 }
 
-// candidates returns the apps proven to be ccci runs, sorted by domain:
-// a ccci.run label on the swarm, or a domain matching Match; never one
-// matching Keep. Bare locks (nothing on the swarm, no env file: thousands
-// in a pass) come back apart, unsorted and not yet judged by name: the
-// workers that probe them call isCandidate, in parallel.
-func (p *pass) candidates(ctx context.Context) (apps, bare []*candidate) {
-	s := &sources{labelled: map[string]bool{}}
-	// The engine's inventory (six list calls) is asked for while the lock
-	// dir and env files are read.
-	var inv swarm.Inventory
-	var invErr error
+// gathered is what a pass knows of its candidates while the locks are
+// still being listed: the env files and the swarm's inventory, read first,
+// and the locks as the backend lists them, in batches.
+type gathered struct {
+	s      *sources
+	inv    swarm.Inventory
+	invErr error
+	// apps are the domains something other than a lock may belong to: an
+	// env file's, a stack's by its ccci.domain label or by its name with
+	// underscores turned back into dots; unlabelled holds the names of the
+	// stacks without that label, which a lock of the same stack name is
+	// taken for (stacks).
+	apps       map[string]bool
+	unlabelled map[string]bool
+	locks      <-chan []lock.Listed // closed once the listing is done
+}
+
+// lockBatch is how many listed locks go to a worker at a time: a channel
+// handoff per lock would cost more than the lock's own system calls.
+const lockBatch = 128
+
+// gather reads the env files and asks the swarm for its inventory while
+// the backend starts listing its locks, and returns once the first two are
+// in: from then on every lock can be told bare (a lock alone) or an app's
+// as it is listed.
+func (p *pass) gather(ctx context.Context) *gathered {
+	g := &gathered{s: &sources{labelled: map[string]bool{}}, apps: map[string]bool{}, unlabelled: map[string]bool{}}
 	asked := make(chan struct{})
 	go func() {
 		defer close(asked)
 		if p.cfg.Swarm != nil {
-			inv, invErr = p.cfg.Swarm.Inventory(ctx)
+			g.inv, g.invErr = p.cfg.Swarm.Inventory(ctx)
 		}
 	}()
-	p.lockfiles(ctx, s)
-	p.envFiles(s)
+	locks := make(chan []lock.Listed, 8)
+	g.locks = locks
+	go func() {
+		defer close(locks)
+		seen := map[string]bool{} // a domain listed twice is one candidate
+		var batch []lock.Listed
+		p.lockfiles(ctx, func(l lock.Listed) {
+			if seen[l.Domain] {
+				return
+			}
+			seen[l.Domain] = true
+			if batch = append(batch, l); len(batch) == lockBatch {
+				locks <- batch
+				batch = nil
+			}
+		})
+		if len(batch) > 0 {
+			locks <- batch
+		}
+	}()
+	p.envFiles(g.s)
+	for d := range g.s.byDomain {
+		g.apps[d] = true
+	}
 	<-asked
-	p.stacks(s, inv, invErr)
+	if p.cfg.Swarm != nil && g.invErr == nil {
+		for name, st := range g.inv {
+			d := st.Domain
+			if d == "" {
+				g.unlabelled[name] = true
+				d = strings.ReplaceAll(name, "_", ".")
+			}
+			if d, err := names.Domain(d); err == nil {
+				g.apps[d] = true
+			}
+		}
+	}
+	return g
+}
+
+// isApp is whether a lock of domain d may be an app's rather than a lock
+// alone: the way stacks names a stack back to its domain could lead to d.
+func (g *gathered) isApp(d string) bool {
+	return g.apps[d] || len(g.unlabelled) > 0 && g.unlabelled[names.StackName(d)]
+}
+
+// candidates returns, once the listing is done, the apps proven to be
+// ccci runs, sorted by domain: a ccci.run label on the swarm, or a domain
+// matching Match; never one matching Keep. locks are the listed locks
+// isApp sent this way. Any of them that turns out bare after all (a stack
+// name two domains share) comes back in bare, not yet judged by name.
+func (p *pass) candidates(g *gathered, locks []lock.Listed) (apps, bare []*candidate) {
+	s := g.s
+	for _, l := range locks {
+		c := s.get(l.Domain)
+		c.lockfile, c.where = true, l.Where
+	}
+	p.stacks(s, g.inv, g.invErr)
 	for d, c := range s.byDomain {
 		switch {
 		case c.bare():
@@ -85,27 +156,39 @@ func (p *pass) isCandidate(d string) bool {
 	return p.inScope(d) && p.cfg.Match != nil && p.cfg.Match.MatchString(d)
 }
 
+// eacher is a backend that hands its locks over as it lists them
+// (internal/flock: as the lock dir is read).
+type eacher interface {
+	Each(ctx context.Context, fn func(lock.Listed)) error
+}
+
 // lockfiles lists the backend's locks without probing any (lock.Backend
-// List): one that cannot be probed safely is skipped and logged, if its
-// domain could be a candidate; a name that is no domain's, always.
-func (p *pass) lockfiles(ctx context.Context, s *sources) {
-	ls, err := p.cfg.Locks.List(ctx)
+// List) and calls fn for each that can be probed: one that cannot be
+// probed safely is skipped and logged, if its domain could be a
+// candidate; a name that is no domain's, always.
+func (p *pass) lockfiles(ctx context.Context, fn func(lock.Listed)) {
+	each := func(l lock.Listed) {
+		switch {
+		case l.Err == nil:
+			fn(l)
+		case l.Domain == "" || p.isCandidate(l.Domain):
+			p.add(Item{Action: Skipped, Kind: "lockfile", Name: l.Where, Domain: l.Domain, Detail: l.Err.Error()})
+		}
+	}
+	var err error
+	if e, ok := p.cfg.Locks.(eacher); ok {
+		err = e.Each(ctx, each)
+	} else {
+		var ls []lock.Listed
+		ls, err = p.cfg.Locks.List(ctx)
+		for _, l := range ls {
+			each(l)
+		}
+	}
 	if pe, ok := err.(*os.PathError); ok {
 		p.add(Item{Action: Skipped, Kind: "lockdir", Name: pe.Path, Detail: errDetail(err)})
 	} else if err != nil {
 		p.add(Item{Action: Skipped, Kind: "lock", Name: "list", Detail: err.Error()})
-	}
-	// Sized for every lock at once: a map grown lock by lock rehashes
-	// over and over in a pass over thousands.
-	s.byDomain = make(map[string]*candidate, len(ls))
-	for _, l := range ls {
-		switch {
-		case l.Err == nil:
-			c := s.get(l.Domain)
-			c.lockfile, c.where = true, l.Where
-		case l.Domain == "" || p.isCandidate(l.Domain):
-			p.add(Item{Action: Skipped, Kind: "lockfile", Name: l.Where, Domain: l.Domain, Detail: l.Err.Error()})
-		}
 	}
 }
 
@@ -162,8 +245,9 @@ func (p *pass) stacks(s *sources, inv swarm.Inventory, err error) {
 		return
 	}
 	// Stack names back to the domains of lockfiles and env files, made
-	// only when a stack has no ccci.domain label: with thousands of
-	// lockfiles it would be the pass's largest map.
+	// only when a stack has no ccci.domain label. Every lock whose stack
+	// name is such a stack's is here (gathered.isApp), and, with the env
+	// files, only those can be found in it.
 	var byStack map[string]string
 	for _, st := range inv {
 		if st.Domain == "" {
