@@ -3,6 +3,7 @@ package flock
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,31 +20,46 @@ import (
 // with Err set. A missing lock dir is an *os.PathError (os.ErrNotExist):
 // nothing to list, but worth saying, as the janitor does (TestList).
 func (b *Backend) List(ctx context.Context) ([]lock.Listed, error) {
+	var out []lock.Listed
+	err := b.Each(ctx, func(l lock.Listed) { out = append(out, l) })
+	return out, err
+}
+
+// Each calls fn for each lock List lists, as the lock dir is read, a few
+// hundred entries at a time: the janitor starts on the first lockfiles
+// while the rest are still being read.
+func (b *Backend) Each(ctx context.Context, fn func(lock.Listed)) error {
 	f, err := os.Open(b.dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	des, err := f.ReadDir(-1)
-	var out []lock.Listed
-	for _, de := range des {
-		raw, ok := domainOf(de.Name())
-		if !ok {
-			continue
+	for {
+		des, err := f.ReadDir(256)
+		for _, de := range des {
+			raw, ok := domainOf(de.Name())
+			if !ok {
+				continue
+			}
+			l := lock.Listed{Where: filepath.Join(b.dir, de.Name())}
+			d, derr := names.Domain(raw)
+			switch {
+			case derr != nil:
+				l.Err = derr
+			case !de.Type().IsRegular():
+				l.Domain, l.Err = d, fmt.Errorf("not a regular file (%s)", de.Type())
+			default:
+				l.Domain = d
+			}
+			fn(l)
 		}
-		l := lock.Listed{Where: filepath.Join(b.dir, de.Name())}
-		d, derr := names.Domain(raw)
-		switch {
-		case derr != nil:
-			l.Err = derr
-		case !de.Type().IsRegular():
-			l.Domain, l.Err = d, fmt.Errorf("not a regular file (%s)", de.Type())
-		default:
-			l.Domain = d
+		if err == io.EOF {
+			return nil
 		}
-		out = append(out, l)
+		if err != nil {
+			return err
+		}
 	}
-	return out, err
 }
 
 // Where implements lock.Backend: the domain's lockfile.

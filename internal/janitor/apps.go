@@ -8,42 +8,58 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
 	"git.coopcloud.tech/toolshed/ccci/internal/proc"
 )
 
-// apps decides every candidate. Apps are reaped one at a time (a reap
+// apps decides every candidate. Bare lockfiles — no app — are probed by
+// a few workers as they are listed, as a pass over thousands of them is
+// syscall-bound (.ci/bench-janitor); the apps then, one at a time (a reap
 // holds the app's lock for seconds, and the engine serializes removals
-// anyway); bare lockfiles — no app — are probed by a few workers, as a
-// pass over thousands of them is syscall-bound (.ci/bench-janitor).
+// anyway).
 func (p *pass) apps(ctx context.Context) {
-	var bare []*candidate
-	for _, c := range p.candidates(ctx) {
-		if c.stack == nil && len(c.envFiles) == 0 {
-			bare = append(bare, c) // a lock of ours alone: never foreign
-			continue
+	g := p.gather(ctx)
+	// Each worker takes a batch of listed locks and judges each by its
+	// name there (a lock of ours alone: never foreign), which is regexp
+	// work better spread than done up front; a lock an app may own is
+	// kept for the apps.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		appLock []lock.Listed
+	)
+	for range 2 * runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for batch := range g.locks {
+				for _, l := range batch {
+					switch {
+					case g.isApp(l.Domain):
+						mu.Lock()
+						appLock = append(appLock, l)
+						mu.Unlock()
+					case p.isCandidate(l.Domain):
+						p.one(ctx, &candidate{domain: l.Domain, lockfile: true, where: l.Where})
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	apps, bare := p.candidates(g, appLock)
+	for _, c := range bare {
+		if p.isCandidate(c.domain) {
+			p.one(ctx, c)
 		}
+	}
+	for _, c := range apps {
 		if p.foreignApp(c) {
 			continue
 		}
 		p.one(ctx, c)
 	}
-	// Workers take the next index from a counter, not from a channel: a
-	// channel handoff per lockfile cost more than the syscalls it spread.
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range min(len(bare), 2*runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(len(bare)); i = next.Add(1) - 1 {
-				p.one(ctx, bare[i])
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 func (p *pass) one(ctx context.Context, c *candidate) {
@@ -63,7 +79,7 @@ func (p *pass) reap(ctx context.Context, c *candidate) {
 	// lock (no record, no token) keeps a pass over thousands cheap
 	// (.ci/bench-janitor). Reaping an app writes our record, so a run
 	// waiting meanwhile is told the janitor holds it.
-	bare := c.stack == nil && len(c.envFiles) == 0
+	bare := c.bare()
 	l, err := p.cfg.Locks.Acquire(ctx, lock.Request{Domain: c.domain, NonBlock: true, Holder: p.cfg.Holder, Probe: bare})
 	if errors.Is(err, lock.ErrWouldBlock) {
 		held, h, perr := p.cfg.Locks.Probe(ctx, c.domain)
@@ -104,8 +120,8 @@ func (p *pass) reap(ctx context.Context, c *candidate) {
 		p.add(Item{Action: Failed, Kind: "lockfile", Name: p.lockName(c.domain), Domain: c.domain, Detail: err.Error()})
 		return
 	}
-	if c.lockfile && c.stack == nil && len(c.envFiles) == 0 {
-		p.add(Item{Action: Reaped, Kind: "lockfile", Name: p.lockName(c.domain), Domain: c.domain, Detail: "no app"})
+	if c.lockfile && bare {
+		p.add(Item{Action: Reaped, Kind: "lockfile", Name: c.where, Domain: c.domain, Detail: "no app"})
 	}
 }
 

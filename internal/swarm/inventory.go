@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/names"
 	"git.coopcloud.tech/toolshed/ccci/internal/swarm/api/container"
@@ -119,11 +120,45 @@ func stackOf(r Resource, want string) string {
 	return ""
 }
 
-// list calls add for every object of the six kinds.
+// list calls add for every object of the six kinds. The six requests
+// are in flight together but services are listed before networks, and
+// every object is added in one fixed order once all have answered.
 func (c *Client) list(ctx context.Context, add func(Resource)) error {
-	var svcs []swarm.Service
-	if err := c.api.call(ctx, "GET", "/services", nil, nil, &svcs); err != nil {
-		return fmt.Errorf("list services: %v", err)
+	var (
+		svcs []swarm.Service
+		ctrs []container.Summary
+		nets []network.Summary
+		vols volume.ListResponse
+		secs []swarm.Secret
+		cfgs []swarm.Config
+		errs [6]error // in the order above: the first is reported
+		wg   sync.WaitGroup
+	)
+	get := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
+	get(func() {
+		// Networks only once services have answered: a network a
+		// service attaches to may not be listed yet (below), and is
+		// found through the service, so the service must be seen
+		// first.
+		if errs[0] = c.api.call(ctx, "GET", "/services", nil, nil, &svcs); errs[0] == nil {
+			errs[2] = c.api.call(ctx, "GET", "/networks", nil, nil, &nets)
+		}
+	})
+	get(func() { errs[1] = c.api.call(ctx, "GET", "/containers/json", url.Values{"all": {"1"}}, nil, &ctrs) })
+	get(func() { errs[3] = c.api.call(ctx, "GET", "/volumes", nil, nil, &vols) })
+	get(func() { errs[4] = c.api.call(ctx, "GET", "/secrets", nil, nil, &secs) })
+	get(func() { errs[5] = c.api.call(ctx, "GET", "/configs", nil, nil, &cfgs) })
+	wg.Wait()
+	for i, what := range []string{"services", "containers", "networks", "volumes", "secrets", "configs"} {
+		if errs[i] != nil {
+			return fmt.Errorf("list %s: %v", what, errs[i])
+		}
 	}
 	// The networks a service attaches to, by ID: a swarm network can
 	// exist, and be in use, before the node lists it, so a teardown
@@ -140,13 +175,7 @@ func (c *Client) list(ctx context.Context, add func(Resource)) error {
 			attached = append(attached, Resource{"network", n.Target, n.Target, s.Spec.Labels})
 		}
 	}
-	if err := c.listContainers(ctx, add); err != nil {
-		return err
-	}
-	var nets []network.Summary
-	if err := c.api.call(ctx, "GET", "/networks", nil, nil, &nets); err != nil {
-		return fmt.Errorf("list networks: %v", err)
-	}
+	addContainers(ctrs, add)
 	listed := map[string]bool{}
 	for _, n := range nets {
 		add(Resource{"network", n.ID, n.Name, n.Labels})
@@ -157,23 +186,11 @@ func (c *Client) list(ctx context.Context, add func(Resource)) error {
 			add(r)
 		}
 	}
-	var vols volume.ListResponse
-	if err := c.api.call(ctx, "GET", "/volumes", nil, nil, &vols); err != nil {
-		return fmt.Errorf("list volumes: %v", err)
-	}
 	for _, v := range vols.Volumes {
 		add(Resource{"volume", v.Name, v.Name, v.Labels})
 	}
-	var secs []swarm.Secret
-	if err := c.api.call(ctx, "GET", "/secrets", nil, nil, &secs); err != nil {
-		return fmt.Errorf("list secrets: %v", err)
-	}
 	for _, s := range secs {
 		add(Resource{"secret", s.ID, s.Spec.Name, s.Spec.Labels})
-	}
-	var cfgs []swarm.Config
-	if err := c.api.call(ctx, "GET", "/configs", nil, nil, &cfgs); err != nil {
-		return fmt.Errorf("list configs: %v", err)
 	}
 	for _, s := range cfgs {
 		add(Resource{"config", s.ID, s.Spec.Name, s.Spec.Labels})
@@ -186,6 +203,12 @@ func (c *Client) listContainers(ctx context.Context, add func(Resource)) error {
 	if err := c.api.call(ctx, "GET", "/containers/json", url.Values{"all": {"1"}}, nil, &ctrs); err != nil {
 		return fmt.Errorf("list containers: %v", err)
 	}
+	addContainers(ctrs, add)
+	return nil
+}
+
+// addContainers calls add for each container listed.
+func addContainers(ctrs []container.Summary, add func(Resource)) {
 	for _, k := range ctrs {
 		name := k.ID
 		if len(k.Names) > 0 {
@@ -193,7 +216,6 @@ func (c *Client) listContainers(ctx context.Context, add func(Resource)) error {
 		}
 		add(Resource{"container", k.ID, name, k.Labels})
 	}
-	return nil
 }
 
 func contains(l []string, s string) bool {
