@@ -10,6 +10,10 @@
 //   - a Probe request (the janitor) locks without writing a record or
 //     issuing a token (TestProbeRequest); Status skips and reports an entry
 //     it cannot probe, listing the rest (TestStatusSkipsBadEntries);
+//   - a Probe request that does not wait names its lockfile relative to
+//     the lock dir's fd, held until Close, with every check of a path's
+//     open, and unlinks it only while the name still names the locked
+//     inode (TestProbeUnlink);
 //   - the fd is opened O_CLOEXEC|O_NOFOLLOW and must be a regular file with
 //     one link, so no child inherits it and a planted symlink, directory or
 //     hard link is refused untouched (TestOpenRefuses);
