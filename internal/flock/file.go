@@ -20,6 +20,30 @@ func openLock(path string, create bool) (int, inode, error) {
 	return lockfile.Open(path, create)
 }
 
+// lockDir is the lock dir's fd, opened at the first call and kept until
+// Close: the janitor names each of thousands of lockfiles relative to it
+// (tryProbe). O_PATH needs no read permission, only the search the paths
+// needed; a dir missing now is an error wrapping os.ErrNotExist, as the
+// lockfile's open would have been, and is not remembered.
+func (b *Backend) lockDir() (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dirfd >= 0 {
+		return b.dirfd, nil
+	}
+	for {
+		fd, err := unix.Open(b.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		switch err {
+		case nil:
+			b.dirfd = fd
+			return fd, nil
+		case unix.EINTR:
+		default:
+			return -1, &os.PathError{Op: "open", Path: b.dir, Err: err}
+		}
+	}
+}
+
 // inode identifies a file: what an open fd names for as long as it is open.
 type inode = lockfile.Inode
 

@@ -10,6 +10,10 @@
 //   - a Probe request (the janitor) locks without writing a record or
 //     issuing a token (TestProbeRequest); Status skips and reports an entry
 //     it cannot probe, listing the rest (TestStatusSkipsBadEntries);
+//   - a Probe request that does not wait names its lockfile relative to
+//     the lock dir's fd, held until Close, with every check of a path's
+//     open, and unlinks it only while the name still names the locked
+//     inode (TestProbeUnlink);
 //   - the fd is opened O_CLOEXEC|O_NOFOLLOW and must be a regular file with
 //     one link, so no child inherits it and a planted symlink, directory or
 //     hard link is refused untouched (TestOpenRefuses);
@@ -30,6 +34,9 @@ import (
 	"encoding/hex"
 	"path/filepath"
 	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"git.coopcloud.tech/toolshed/ccci/internal/applet"
 	"git.coopcloud.tech/toolshed/ccci/internal/lock"
@@ -50,17 +57,27 @@ func Open(env *applet.Env) (lock.Backend, error) {
 }
 
 // Backend keeps the locks of one lock dir.
-type Backend struct{ dir string }
+type Backend struct {
+	dir string
+
+	mu    sync.Mutex
+	dirfd int // the lock dir, open for probes once one is made; -1 before
+}
 
 // New returns the backend for lockfiles in dir.
-func New(dir string) *Backend { return &Backend{dir: dir} }
+func New(dir string) *Backend { return &Backend{dir: dir, dirfd: -1} }
 
 // Path is the lockfile of domain, which the caller has validated with
 // names.Domain: cc-ci-app-<domain>.lock, the contract's name, for every
 // domain up to 240 characters, whose name fits in the 255 bytes a file
 // name may have. See fileDomain for longer ones (TestLongDomains).
 func (b *Backend) Path(domain string) string {
-	return filepath.Join(b.dir, filePrefix+fileDomain(domain)+fileSuffix)
+	return filepath.Join(b.dir, fileName(domain))
+}
+
+// fileName is the lockfile name of domain in the lock dir.
+func fileName(domain string) string {
+	return filePrefix + fileDomain(domain) + fileSuffix
 }
 
 // maxFileDomain is the longest domain whose contract lockfile name fits
@@ -92,7 +109,17 @@ func domainOf(name string) (string, bool) {
 	return d, d != ""
 }
 
-// Close implements lock.Backend; the file backend holds nothing between calls.
-func (b *Backend) Close() error { return nil }
+// Close implements lock.Backend: it closes the lock dir's fd, if a probe
+// opened it. Nothing else is held between calls.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dirfd < 0 {
+		return nil
+	}
+	fd := b.dirfd
+	b.dirfd = -1
+	return unix.Close(fd)
+}
 
 var _ lock.Backend = (*Backend)(nil)

@@ -143,6 +143,17 @@ func TestOpenRefuses(t *testing.T) {
 			if _, _, err := b.Probe(context.Background(), "a.org"); err == nil && tc.name != "dangling symlink" {
 				t.Errorf("Probe accepted a planted %s", tc.name)
 			}
+			// A probe opens read-only, which a directory allows: the fstat
+			// check refuses it instead.
+			want := tc.want
+			if tc.name == "directory" {
+				want = "not a regular file"
+			}
+			p := req("a.org")
+			p.Probe, p.NonBlock = true, true
+			if _, err := b.Acquire(context.Background(), p); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), b.Path("a.org")) {
+				t.Errorf("probe Acquire = %v; want an error naming the path and %q", err, want)
+			}
 		})
 	}
 }
@@ -484,6 +495,60 @@ func TestProbeRequest(t *testing.T) {
 		if _, err := os.Lstat(tc.b.Path(tc.domain)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("probe created %s (%v)", tc.b.Path(tc.domain), err)
 		}
+	}
+}
+
+// TestProbeUnlink: a probe lock (opened relative to the lock dir's fd)
+// unlinks its lockfile only while the name still names the locked inode:
+// a file put in its place meanwhile is kept. After Close, a new probe
+// opens the lock dir again.
+func TestProbeUnlink(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lock")
+	b := New(dir)
+	ctx := context.Background()
+	p := req("a.org")
+	p.Probe, p.NonBlock = true, true
+	for _, d := range []string{"a.org", "b.org"} {
+		mustAcquire(t, b, req(d)).Release()
+	}
+
+	l := mustAcquire(t, b, p)
+	if err := l.Unlink(); err != nil {
+		t.Fatalf("Unlink: %v", err)
+	}
+	l.Release()
+	if _, err := os.Lstat(b.Path("a.org")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Unlink, %s: %v; want it gone", b.Path("a.org"), err)
+	}
+
+	p.Domain = "b.org"
+	l = mustAcquire(t, b, p)
+	os.Remove(b.Path("b.org"))
+	if err := os.WriteFile(b.Path("b.org"), []byte("newer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unlink(); err != nil {
+		t.Fatalf("Unlink of a replaced lockfile: %v", err)
+	}
+	l.Release()
+	if got, err := os.ReadFile(b.Path("b.org")); string(got) != "newer\n" {
+		t.Errorf("the newer %s = %q, %v; want it kept", b.Path("b.org"), got, err)
+	}
+
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	l = mustAcquire(t, b, p)
+	if err := l.Unlink(); err != nil {
+		t.Fatalf("Unlink after Close: %v", err)
+	}
+	l.Release()
+	if _, err := os.Lstat(b.Path("b.org")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after Close and a new probe's Unlink, %s: %v; want it gone", b.Path("b.org"), err)
+	}
+	b.Close()
+	if _, err := b.Acquire(ctx, p); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("probe of an unlinked lockfile = %v; want os.ErrNotExist", err)
 	}
 }
 

@@ -11,23 +11,36 @@ import (
 	"time"
 )
 
-// Line is an item as one human-readable line.
+// Line is an item as one human-readable line. It is built in one buffer:
+// a pass over thousands of lockfiles logs a line each, under the pass's
+// lock (.ci/bench-janitor).
 func Line(it Item) string {
-	s := it.Action + " " + it.Kind + " " + it.Name
-	var in []string
+	var b strings.Builder
+	b.Grow(len(it.Action) + len(it.Kind) + len(it.Name) + len(it.Domain) + len(it.Run) + len(it.Detail) + 16)
+	b.WriteString(it.Action)
+	b.WriteByte(' ')
+	b.WriteString(it.Kind)
+	b.WriteByte(' ')
+	b.WriteString(it.Name)
+	sep := " ("
 	if it.Domain != "" && it.Domain != it.Name {
-		in = append(in, "app "+it.Domain)
+		b.WriteString(sep + "app ")
+		b.WriteString(it.Domain)
+		sep = ", "
 	}
 	if it.Run != "" {
-		in = append(in, "run "+it.Run)
+		b.WriteString(sep + "run ")
+		b.WriteString(it.Run)
+		sep = ", "
 	}
-	if len(in) > 0 {
-		s += " (" + strings.Join(in, ", ") + ")"
+	if sep == ", " {
+		b.WriteByte(')')
 	}
 	if it.Detail != "" {
-		s += ": " + it.Detail
+		b.WriteString(": ")
+		b.WriteString(it.Detail)
 	}
-	return s
+	return b.String()
 }
 
 // Leaks is how many things check mode found to reap.

@@ -21,3 +21,21 @@ func TestSummaryClaim(t *testing.T) {
 		}
 	}
 }
+
+// Line names the app and the run in parentheses only when they say more
+// than the name does, and the detail after a colon.
+func TestLine(t *testing.T) {
+	for _, tc := range []struct {
+		it   Item
+		want string
+	}{
+		{Item{Action: Reaped, Kind: "app", Name: "a.org", Domain: "a.org"}, "reaped app a.org"},
+		{Item{Action: Reaped, Kind: "lockfile", Name: "/l/x.lock", Domain: "a.org", Detail: "no app"}, "reaped lockfile /l/x.lock (app a.org): no app"},
+		{Item{Action: Reaped, Kind: "app", Name: "a.org", Domain: "a.org", Run: "7"}, "reaped app a.org (run 7)"},
+		{Item{Action: Warned, Kind: "service", Name: "s", Domain: "a.org", Run: "7,8", Detail: "d"}, "warned service s (app a.org, run 7,8): d"},
+	} {
+		if got := Line(tc.it); got != tc.want {
+			t.Errorf("Line(%+v) = %q; want %q", tc.it, got, tc.want)
+		}
+	}
+}

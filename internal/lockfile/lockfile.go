@@ -40,12 +40,18 @@ func InodeOf(fd int) (Inode, error) {
 // lstat, as the fd's own inode cannot change while it is open. A path that
 // no longer exists names nothing: false, and no error.
 func SameFile(ino Inode, path string) (bool, error) {
+	return SameFileAt(ino, unix.AT_FDCWD, "", path)
+}
+
+// SameFileAt is SameFile of name in the directory open as dirfd, as
+// OpenAt opens it (dir names it in errors).
+func SameFileAt(ino Inode, dirfd int, dir, name string) (bool, error) {
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if err == unix.ENOENT {
 			return false, nil
 		}
-		return false, &os.PathError{Op: "stat", Path: path, Err: err}
+		return false, &os.PathError{Op: "stat", Path: Join(dir, name), Err: err}
 	}
 	return ino == Inode{uint64(st.Dev), st.Ino}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,15 @@ import (
 // and so release the lock, while it is held. The returned Inode is the
 // fd's, for SameFile: it cannot change while the fd is open.
 func Open(path string, create bool) (int, Inode, error) {
+	return OpenAt(unix.AT_FDCWD, "", path, create)
+}
+
+// OpenAt is Open of name in the directory open as dirfd (unix.AT_FDCWD:
+// name is a path), with the same checks: the janitor opens thousands of
+// lockfiles by name relative to the lock dir, and the kernel then walks
+// one component, not the whole path. dir is the directory's path, used
+// only to name the file in errors (Join(dir, name)).
+func OpenAt(dirfd int, dir, name string, create bool) (int, Inode, error) {
 	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
 	if create {
 		flags |= unix.O_RDWR | unix.O_CREAT
@@ -32,18 +42,18 @@ func Open(path string, create bool) (int, Inode, error) {
 	var fd int
 	var err error
 	for {
-		fd, err = unix.Open(path, flags, 0o644)
+		fd, err = unix.Openat(dirfd, name, flags, 0o644)
 		if err != unix.EINTR {
 			break
 		}
 	}
 	if err != nil {
-		return -1, Inode{}, &os.PathError{Op: "open", Path: path, Err: whyNot(path, err)}
+		return -1, Inode{}, &os.PathError{Op: "open", Path: Join(dir, name), Err: whyNot(dirfd, name, err)}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return -1, Inode{}, &os.PathError{Op: "fstat", Path: path, Err: err}
+		return -1, Inode{}, &os.PathError{Op: "fstat", Path: Join(dir, name), Err: err}
 	}
 	var why error
 	switch {
@@ -56,9 +66,18 @@ func Open(path string, create bool) (int, Inode, error) {
 	}
 	if why != nil {
 		unix.Close(fd)
-		return -1, Inode{}, &os.PathError{Op: "open", Path: path, Err: why}
+		return -1, Inode{}, &os.PathError{Op: "open", Path: Join(dir, name), Err: why}
 	}
 	return fd, Inode{uint64(st.Dev), st.Ino}, nil
+}
+
+// Join is the path of name in dir, for messages: name alone when dir is
+// "" (name is then a path itself, as Open's is).
+func Join(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return filepath.Join(dir, name)
 }
 
 // euid is our effective uid, asked once: a janitor pass opens thousands
@@ -69,11 +88,11 @@ var euid = sync.OnceValue(os.Geteuid)
 // EACCES when another user planted it in a sticky dir. So is a file of
 // another user that we may not open for writing, as notOurs says for one
 // we may (TestUnprivileged: the attacks of a second local user).
-func whyNot(path string, err error) error {
+func whyNot(dirfd int, name string, err error) error {
 	var st unix.Stat_t
 	switch {
 	case err == unix.ELOOP:
-	case err != unix.EACCES && err != unix.EPERM, unix.Lstat(path, &st) != nil:
+	case err != unix.EACCES && err != unix.EPERM, unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil:
 		return err
 	case st.Mode&unix.S_IFMT != unix.S_IFLNK:
 		if int(st.Uid) != euid() {
