@@ -25,6 +25,9 @@ type Cmd struct {
 	Stdin     io.Reader
 	Stdout    io.Writer
 	Stderr    io.Writer
+	// Started, if set, is called once the command's init is started (not
+	// waited for), before Run waits; it must not block.
+	Started func()
 }
 
 // How the command's tree is contained.
@@ -74,6 +77,9 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 		return applet.ExitCannotRun, err
 	}
 	defer hold.Close()
+	if c.Started != nil {
+		c.Started()
+	}
 
 	waited := make(chan int, 1) // the init's status
 	go func() {
