@@ -151,8 +151,9 @@ func notifyStarted(hold *os.File, started func()) {
 const startedBound = time.Minute
 
 // awaitInit waits, at most d, until the race pipe's read end is closed:
-// the init closes it once it takes SIGTERM (or by exiting). hold is the
-// pipe's only write end, which then polls POLLERR. It reports whether that
+// the init closes it once it takes SIGTERM (or by exiting). hold is a
+// write end of the pipe (Run's, or notifyStarted's duplicate), which then
+// polls POLLERR. It reports whether that
 // happened (TestAwaitInit).
 func awaitInit(hold *os.File, d time.Duration) bool {
 	end := time.Now().Add(d)
