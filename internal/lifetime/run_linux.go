@@ -153,8 +153,7 @@ const startedBound = time.Minute
 // awaitInit waits, at most d, until the race pipe's read end is closed:
 // the init closes it once it takes SIGTERM (or by exiting). hold is a
 // write end of the pipe (Run's, or notifyStarted's duplicate), which then
-// polls POLLERR. It reports whether that
-// happened (TestAwaitInit).
+// polls POLLERR. It reports whether that happened (TestAwaitInit).
 func awaitInit(hold *os.File, d time.Duration) bool {
 	end := time.Now().Add(d)
 	fds := []unix.PollFd{{Fd: int32(hold.Fd())}}
