@@ -51,11 +51,28 @@ func (b *Backend) hold(s *session, key string, rev int64, rec lock.Holder, fresh
 	return l
 }
 
-// Started starts the record write in the background (lock.Started); only
-// the first call counts, and none after Release.
+// Started starts the record write in the background (lock.Started), after
+// recordDelay; only the first call counts, and none after Release.
 func (l *held) Started() {
-	l.recOnce.Do(func() { go l.record(l.recCtx) })
+	l.recOnce.Do(func() {
+		go func() {
+			t := time.NewTimer(recordDelay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-l.recCtx.Done():
+			}
+			l.record(l.recCtx)
+		}()
+	})
 }
+
+// recordDelay keeps the record write out of the command's first moments:
+// sent as its init starts it, the write (and the raft commit it causes on
+// members that may share the host) competes with the command's exec, and
+// costs a handoff about as much as writing at once (docs/etcd.md). Readers
+// see the record from when we queued until then.
+const recordDelay = 100 * time.Millisecond
 
 // owner guards a write: our key still has our create revision.
 func (l *held) owner() []compare { return []compare{createRevIs(l.key, l.rev)} }
