@@ -135,6 +135,9 @@ func (c *cycle) run(ctx context.Context) int {
 		}
 		return c.fail(1, "%v", err)
 	}
+	// Nothing here starts as fast as ccci-lock's command: the backend's
+	// writes after acquiring (the etcd holder record) may go at once.
+	lock.Started(l)
 	// Deferred last, so it runs first among these: after the teardown in
 	// locked, before the live-lock and the lifetime end.
 	defer func() {

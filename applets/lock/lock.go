@@ -146,6 +146,9 @@ func hold(ctx context.Context, env *applet.Env, b lock.Backend, domain string, h
 		Stdin:  env.Stdin,
 		Stdout: env.Stdout,
 		Stderr: env.Stderr,
+		// Writes a backend makes after acquiring wait for the command to be
+		// on its way, not the other way round.
+		Started: func() { lock.Started(l) },
 	})
 	if err != nil {
 		env.Errorf(prog, "%v", err)

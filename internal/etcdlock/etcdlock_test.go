@@ -383,8 +383,10 @@ func TestCancelWhileWatching(t *testing.T) {
 }
 
 // TestRecordAfterWait: a waiter's key carries its record while it queues
-// (readers still name the oldest key's holder), and once it holds the lock
-// the record says since when it holds, not since when it queued.
+// (readers still name the oldest key's holder); once it holds the lock it
+// keeps that record until its command has started (lock.Started), so
+// nothing is written while the command starts, and then the record says
+// since when it holds, not since when it queued.
 func TestRecordAfterWait(t *testing.T) {
 	c := sharedCluster(t)
 	a, b := backend(t, c), backend(t, c)
@@ -425,6 +427,10 @@ func TestRecordAfterWait(t *testing.T) {
 	if s := lb.(*held).Holder().Since; s.Before(released) {
 		t.Fatalf("Holder().Since %v, before the release at %v", s, released)
 	}
+	if _, h, err := a.Probe(ctx(t), "since.org"); err != nil || h == nil || h.Run != "b" || !h.Since.Equal(queued) {
+		t.Fatalf("probe before Started: %+v %v, want b's record from when it queued", h, err)
+	}
+	lock.Started(lb)
 	for end := time.Now().Add(deadline); ; time.Sleep(10 * time.Millisecond) {
 		_, h, err := a.Probe(ctx(t), "since.org")
 		if err != nil {
@@ -488,5 +494,56 @@ func TestFailover(t *testing.T) {
 	}
 	if err := <-got; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReleaseBeforeStarted: a waiter's lock released before its command
+// started (lock.Started never called) releases without waiting for a
+// record write, and a Started after Release writes nothing: the key is
+// gone, and nothing recreates it.
+func TestReleaseBeforeStarted(t *testing.T) {
+	c := sharedCluster(t)
+	a, b := backend(t, c), backend(t, c)
+	la, err := a.Acquire(ctx(t), req("unstarted.org", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := req("unstarted.org", "b")
+	waiting := make(chan struct{})
+	r.Notify = func(e lock.Event) {
+		if e.Kind == lock.Waiting {
+			close(waiting)
+		}
+	}
+	got := make(chan lock.Lock, 1)
+	go func() {
+		l, err := b.Acquire(ctx(t), r)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- l
+	}()
+	<-waiting
+	if err := la.Release(); err != nil {
+		t.Fatal(err)
+	}
+	lb := <-got
+	if lb == nil {
+		t.FailNow()
+	}
+	done := make(chan error, 1)
+	go func() { done <- lb.Release() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(deadline):
+		t.Fatal("Release of a lock never Started did not return")
+	}
+	lock.Started(lb)
+	<-lb.(*held).recDone
+	if held, h, err := a.Probe(ctx(t), "unstarted.org"); err != nil || held || h != nil {
+		t.Fatalf("probe after release: held %v, %+v, %v; want free and no record", held, h, err)
 	}
 }

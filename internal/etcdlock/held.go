@@ -25,30 +25,54 @@ type held struct {
 	once     sync.Once
 	released chan struct{}
 
+	recCtx    context.Context    // the record write's; cancelled by Release
 	recCancel context.CancelFunc // ends a record write still under way
-	recDone   chan struct{}      // closed once the record write is over
+	recOnce   sync.Once          // starts the record write, or rules it out
+	recDone   chan struct{}      // closed once the record write is over (or ruled out)
 }
 
 // hold makes an acquired key a Lock. The token is our key's create
 // revision, known from the queueing txn, so no request is needed. Unless
-// fresh (the record on our key is the one to keep), the record is rewritten
-// in the background, guarded by the token, while the command starts: a
-// waiter's handoff costs no write. A reader in that window sees the record
-// from when we queued.
+// fresh (the record on our key is the one to keep), the record is rewritten,
+// guarded by the token, once the holder says its command has started
+// (Started): the write needs a new connection (the watch held the only
+// one), and made while the command starts it delays the start on a busy
+// host. A reader until then sees the record from when we queued.
 func (b *Backend) hold(s *session, key string, rev int64, rec lock.Holder, fresh bool) *held {
 	rec.Token = uint64(rev)
 	rctx, rcancel := context.WithCancel(context.Background())
 	l := &held{b: b, s: s, key: key, rev: rev, rec: rec,
 		lost: make(chan struct{}), released: make(chan struct{}),
-		recCancel: rcancel, recDone: make(chan struct{})}
+		recCtx: rctx, recCancel: rcancel, recDone: make(chan struct{})}
 	if fresh {
-		close(l.recDone)
-	} else {
-		go l.record(rctx)
+		l.recOnce.Do(func() { close(l.recDone) })
 	}
 	go l.watchLease()
 	return l
 }
+
+// Started starts the record write in the background (lock.Started), after
+// recordDelay; only the first call counts, and none after Release.
+func (l *held) Started() {
+	l.recOnce.Do(func() {
+		go func() {
+			t := time.NewTimer(recordDelay)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-l.recCtx.Done():
+			}
+			l.record(l.recCtx)
+		}()
+	})
+}
+
+// recordDelay keeps the record write out of the command's first moments:
+// sent as its init starts it, the write (and the raft commit it causes on
+// members that may share the host) competes with the command's exec, and
+// costs a handoff about as much as writing at once (docs/etcd.md). Readers
+// see the record from when we queued until then.
+const recordDelay = 100 * time.Millisecond
 
 // owner guards a write: our key still has our create revision.
 func (l *held) owner() []compare { return []compare{createRevIs(l.key, l.rev)} }
@@ -128,6 +152,7 @@ func (l *held) Release() error {
 	l.once.Do(func() {
 		close(l.released)
 		l.recCancel()
+		l.recOnce.Do(func() { close(l.recDone) }) // never started: it never will be
 		<-l.recDone
 		err = l.s.end()
 	})

@@ -272,3 +272,31 @@ func TestInitRefusesOutsideNamespace(t *testing.T) {
 		t.Fatalf("InitMain outside a namespace = %d, want 2", st)
 	}
 }
+
+// TestRunStarted: Cmd.Started is called once per Run, while the command
+// still runs (it waits for the call), and Run does not wait for it.
+func TestRunStarted(t *testing.T) {
+	dir := t.TempDir()
+	started := make(chan struct{})
+	l := Begin(context.Background(), Options{Prog: "lock"})
+	defer l.End()
+	calls := 0
+	st, err := l.Run(Cmd{
+		// The command ends once Started has made the file; 1 if it did
+		// not within 10s.
+		Argv:    []string{"sh", "-c", "end=$(($(date +%s) + 10)); until test -e started; do test $(date +%s) -lt $end || exit 1; sleep 0.01; done"},
+		Dir:     dir,
+		Started: func() { calls++; os.WriteFile(filepath.Join(dir, "started"), nil, 0o600); close(started) },
+	})
+	if err != nil || st != 0 {
+		t.Fatalf("Run = %d, %v; want 0", st, err)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Started not called")
+	}
+	if calls != 1 {
+		t.Fatalf("Started called %d times, want 1", calls)
+	}
+}

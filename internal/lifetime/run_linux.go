@@ -25,6 +25,9 @@ type Cmd struct {
 	Stdin     io.Reader
 	Stdout    io.Writer
 	Stderr    io.Writer
+	// Started, if set, is called once the command's init is ready and
+	// about to start the command (or gone), from its own goroutine.
+	Started func()
 }
 
 // How the command's tree is contained.
@@ -74,6 +77,9 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 		return applet.ExitCannotRun, err
 	}
 	defer hold.Close()
+	if c.Started != nil {
+		notifyStarted(hold, c.Started)
+	}
 
 	waited := make(chan int, 1) // the init's status
 	go func() {
@@ -121,10 +127,33 @@ func (l *Lifetime) Run(c Cmd) (status int, err error) {
 	return l.Status(), nil
 }
 
+// notifyStarted calls started once the init is ready, when it closes the
+// race pipe's read end just before it starts the command (or exits), as
+// awaitInit sees it, on a duplicate of hold that Run's Close cannot pull
+// away. Nothing waits for it.
+func notifyStarted(hold *os.File, started func()) {
+	fd, err := unix.FcntlInt(hold.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		started() // cannot tell: now is as good as the init's start
+		return
+	}
+	go func() {
+		f := os.NewFile(uintptr(fd), "race")
+		defer f.Close()
+		awaitInit(f, startedBound)
+		started()
+	}()
+}
+
+// startedBound bounds notifyStarted's wait: an init that neither gets ready
+// nor exits this long after its start is stuck, and the caller's work need
+// wait no longer.
+const startedBound = time.Minute
+
 // awaitInit waits, at most d, until the race pipe's read end is closed:
-// the init closes it once it takes SIGTERM (or by exiting). hold is the
-// pipe's only write end, which then polls POLLERR. It reports whether that
-// happened (TestAwaitInit).
+// the init closes it once it takes SIGTERM (or by exiting). hold is a
+// write end of the pipe (Run's, or notifyStarted's duplicate), which then
+// polls POLLERR. It reports whether that happened (TestAwaitInit).
 func awaitInit(hold *os.File, d time.Duration) bool {
 	end := time.Now().Add(d)
 	fds := []unix.PollFd{{Fd: int32(hold.Fd())}}

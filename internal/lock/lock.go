@@ -110,6 +110,19 @@ func Margin(l Lock) time.Duration {
 	return 0
 }
 
+// Started tells l that its holder's command is running. A backend that
+// writes to the lock after acquiring (the etcd backend rewrites a waiter's
+// holder record with the time it took the lock) does it then, so the write
+// does not compete with the command's start; until then the record is the
+// one stored while queueing. Call it once the command has started (or at
+// once, if nothing is to be started quickly); a backend with nothing to do
+// ignores it.
+func Started(l Lock) {
+	if s, ok := l.(interface{ Started() }); ok {
+		s.Started()
+	}
+}
+
 // Entry is one lock as --status and the janitor see it.
 type Entry struct {
 	Domain string  `json:"domain"`
