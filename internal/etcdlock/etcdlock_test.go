@@ -397,21 +397,7 @@ func TestRecordAfterWait(t *testing.T) {
 	queued := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	r := req("since.org", "b")
 	r.Holder.Since = queued
-	waiting := make(chan struct{})
-	r.Notify = func(e lock.Event) {
-		if e.Kind == lock.Waiting {
-			close(waiting)
-		}
-	}
-	got := make(chan lock.Lock, 1)
-	go func() {
-		l, err := b.Acquire(ctx(t), r)
-		if err != nil {
-			t.Error(err)
-		}
-		got <- l
-	}()
-	<-waiting
+	got := acquireQueued(t, b, r)
 	if _, h, err := a.Probe(ctx(t), "since.org"); err != nil || h == nil || h.Run != "a" {
 		t.Fatalf("probe while b queues: %+v %v, want a", h, err)
 	}
@@ -509,21 +495,7 @@ func TestReleaseBeforeStarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := req("unstarted.org", "b")
-	waiting := make(chan struct{})
-	r.Notify = func(e lock.Event) {
-		if e.Kind == lock.Waiting {
-			close(waiting)
-		}
-	}
-	got := make(chan lock.Lock, 1)
-	go func() {
-		l, err := b.Acquire(ctx(t), r)
-		if err != nil {
-			t.Error(err)
-		}
-		got <- l
-	}()
-	<-waiting
+	got := acquireQueued(t, b, r)
 	if err := la.Release(); err != nil {
 		t.Fatal(err)
 	}
@@ -546,4 +518,26 @@ func TestReleaseBeforeStarted(t *testing.T) {
 	if held, h, err := a.Probe(ctx(t), "unstarted.org"); err != nil || held || h != nil {
 		t.Fatalf("probe after release: held %v, %+v, %v; want free and no record", held, h, err)
 	}
+}
+
+// acquireQueued starts b.Acquire(r) and returns once r is queued (its
+// Waiting event seen); the lock arrives on the channel once acquired.
+func acquireQueued(t *testing.T, b *Backend, r lock.Request) <-chan lock.Lock {
+	t.Helper()
+	waiting := make(chan struct{})
+	r.Notify = func(e lock.Event) {
+		if e.Kind == lock.Waiting {
+			close(waiting)
+		}
+	}
+	got := make(chan lock.Lock, 1)
+	go func() {
+		l, err := b.Acquire(ctx(t), r)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- l
+	}()
+	<-waiting
+	return got
 }
