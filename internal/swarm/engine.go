@@ -1,19 +1,19 @@
 package swarm
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/httpc"
 )
 
 const (
@@ -28,21 +28,18 @@ const (
 )
 
 // engine is the little of the Docker Engine API this package needs: JSON
-// over HTTP on the unix socket (or plain tcp), the API version negotiated
-// once as the docker CLI does (TestEngineVersion, TestEngineErrors,
-// TestEngineRequests). It replaces github.com/moby/moby/client, whose ~45
-// packages ran their init (regexps, otel) on every ccci call whether or
-// not it talked to docker; the wire structs still come from
-// github.com/moby/moby/api/types.
+// over HTTP/1.1 (internal/httpc) on the unix socket or plain tcp, the API
+// version negotiated once as the docker CLI does (TestEngineVersion,
+// TestEngineErrors, TestEngineRequests). It replaces
+// github.com/moby/moby/client, whose ~45 packages ran their init
+// (regexps, otel) on every ccci call whether or not it talked to docker;
+// the wire structs it sends and reads are in internal/swarm/api.
 type engine struct {
 	host    string // DOCKER_HOST as given, for messages
-	scheme  string // "unix" or "tcp"
-	addr    string // the URL host: "docker" on a socket, else host:port
 	base    string // a path prefix tcp://host:port/prefix may carry
 	version string // "1.NN"; fixed by DOCKER_API_VERSION or set by ping
 	fixed   bool
-	tr      *http.Transport
-	hc      *http.Client
+	hc      *httpc.Client
 	// unanswered is set once a request that changes something got no
 	// answer (cancelled, connection lost): the engine may still act on it.
 	unanswered atomic.Bool
@@ -58,26 +55,21 @@ func newEngine(host, version string) (*engine, error) {
 	proto, addr, _ := strings.Cut(host, "://")
 	dialer := &net.Dialer{Timeout: 32 * time.Second}
 	// As the moby client: few idle connections, released after 30 s.
-	e.tr = &http.Transport{MaxIdleConns: 6, IdleConnTimeout: 30 * time.Second}
+	e.hc = &httpc.Client{MaxIdle: 6, IdleTimeout: 30 * time.Second}
 	switch {
 	case proto == "unix" && addr != "":
-		e.scheme, e.addr = "unix", "docker"
-		e.tr.DisableCompression = true
-		e.tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, "unix", addr)
-		}
+		e.hc.Host = "docker"
+		e.hc.Dial = func(ctx context.Context) (net.Conn, error) { return dialer.DialContext(ctx, "unix", addr) }
 	case proto == "tcp" && addr != "":
 		u, err := url.Parse("tcp://" + addr)
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("DOCKER_HOST=%s: not a tcp://host:port address", host)
 		}
-		e.scheme, e.addr, e.base = "tcp", u.Host, strings.TrimSuffix(u.Path, "/")
-		e.tr.Proxy = http.ProxyFromEnvironment
-		e.tr.DialContext = dialer.DialContext
+		e.hc.Host, e.base = u.Host, strings.TrimSuffix(u.Path, "/")
+		e.hc.Dial = func(ctx context.Context) (net.Conn, error) { return dialer.DialContext(ctx, "tcp", u.Host) }
 	default:
 		return nil, fmt.Errorf("DOCKER_HOST=%s: want unix:///path/to/docker.sock or tcp://host:port", host)
 	}
-	e.hc = &http.Client{Transport: e.tr}
 	if v := strings.TrimPrefix(strings.TrimSpace(version), "v"); v != "" {
 		if _, _, ok := parseVersion(v); !ok {
 			return nil, fmt.Errorf("DOCKER_API_VERSION=%s: not an API version like 1.47", version)
@@ -90,7 +82,7 @@ func newEngine(host, version string) (*engine, error) {
 // ping checks the engine answers and, unless the version is fixed, uses
 // the lower of its API version and ours (none announced: ours).
 func (e *engine) ping(ctx context.Context) error {
-	resp, err := e.send(ctx, http.MethodGet, e.base+"/_ping", nil)
+	resp, err := e.send(ctx, "GET", e.base+"/_ping", nil)
 	if err != nil {
 		return err
 	}
@@ -116,18 +108,18 @@ func (e *engine) ping(ctx context.Context) error {
 	return nil
 }
 
-func (e *engine) close() { e.tr.CloseIdleConnections() }
+func (e *engine) close() { e.hc.CloseIdle() }
 
 // call sends in (when not nil) as JSON to the versioned path p with query
 // q and decodes the answer into out (when not nil).
 func (e *engine) call(ctx context.Context, method, p string, q url.Values, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("%s %s: %v", method, p, err)
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
 	full := e.base + "/v" + e.version + p
 	if len(q) > 0 {
@@ -148,22 +140,15 @@ func (e *engine) call(ctx context.Context, method, p string, q url.Values, in, o
 }
 
 // send does one request; an answer outside 2xx is an *APIError.
-func (e *engine) send(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+e.addr+path, body)
-	if err != nil {
-		return nil, err
-	}
+func (e *engine) send(ctx context.Context, method, path string, body []byte) (*httpc.Response, error) {
+	req := &httpc.Request{Method: method, Target: path, Body: body}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header = map[string]string{"Content-Type": "application/json"}
 	}
-	resp, err := e.hc.Do(req)
+	resp, err := e.hc.Do(ctx, req)
 	if err != nil {
-		if method != http.MethodGet {
+		if method != "GET" {
 			e.unanswered.Store(true)
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
 		}
 		// Context errors stay bare: callers compare with them.
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -179,11 +164,11 @@ func (e *engine) send(ctx context.Context, method, path string, body io.Reader) 
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return nil, readAPIError(resp)
+	return nil, readAPIError(resp, method, path)
 }
 
 // drain reads what is left of the body so the connection can be reused.
-func drain(resp *http.Response) {
+func drain(resp *httpc.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
 }
@@ -197,7 +182,7 @@ type APIError struct {
 
 func (e *APIError) Error() string { return "Error response from daemon: " + e.Message }
 
-func readAPIError(resp *http.Response) error {
+func readAPIError(resp *httpc.Response, method, target string) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	e := &APIError{Status: resp.StatusCode}
 	var m struct {
@@ -208,15 +193,16 @@ func readAPIError(resp *http.Response) error {
 	} else if s := strings.TrimSpace(string(b)); s != "" && !strings.HasPrefix(s, "{") {
 		e.Message = s
 	} else {
-		e.Message = fmt.Sprintf("%s %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.Status)
+		p, _, _ := strings.Cut(target, "?")
+		e.Message = fmt.Sprintf("%s %s: %s", method, p, resp.Status)
 	}
 	return e
 }
 
 // isNotFound and isConflict say what the engine answered: 404, 409 ("in
 // use", "already exists", "removal in progress").
-func isNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
-func isConflict(err error) bool { return hasStatus(err, http.StatusConflict) }
+func isNotFound(err error) bool { return hasStatus(err, 404) }
+func isConflict(err error) bool { return hasStatus(err, 409) }
 
 func hasStatus(err error, status int) bool {
 	var ae *APIError
