@@ -2,32 +2,32 @@ package etcdlock
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"git.coopcloud.tech/toolshed/ccci/internal/httpc"
 )
 
 // client speaks etcd's v3 HTTP/JSON gateway (served by every etcd >= 3.4
 // on its client URLs, next to gRPC): each call is one POST of a JSON
 // request to /v3/<service>/<method>, answered by one JSON message (or, for
-// watch, a stream of them). No gRPC, protobuf or zap is linked.
+// watch, a stream of them), over internal/httpc. No gRPC, protobuf or zap
+// is linked, nor net/http.
 //
 // Requests go to one endpoint at a time; a transport failure or a "no
 // leader" answer moves on to the next (failover), so one dead member costs
 // one failed attempt.
 type client struct {
-	eps []string
-	cur atomic.Uint32 // index into eps of the endpoint in use
-	hc  *http.Client
+	eps []string        // http://host:port, for messages
+	hcs []*httpc.Client // one per endpoint
+	cur atomic.Uint32   // index into eps of the endpoint in use
 
 	mu    sync.Mutex
 	moved chan struct{} // closed (and replaced) when cur changes
@@ -35,23 +35,25 @@ type client struct {
 
 func newClient(cfg Config) *client {
 	d := &net.Dialer{Timeout: cfg.Timeout / 3, KeepAlive: cfg.KeepAlive}
-	t := &http.Transport{
-		Proxy:               nil, // etcd is reached directly, as the gRPC client did
-		DialContext:         d.DialContext,
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     90 * time.Second,
+	c := &client{moved: make(chan struct{})}
+	for _, ep := range cfg.Endpoints {
+		hp, _ := hostPort(ep) // checked by ConfigFromEnv
+		c.eps = append(c.eps, "http://"+hp)
+		c.hcs = append(c.hcs, &httpc.Client{
+			Host:        hp,
+			Dial:        func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", hp) },
+			MaxIdle:     4,
+			IdleTimeout: 90 * time.Second,
+		})
 	}
-	eps := make([]string, len(cfg.Endpoints))
-	for i, e := range cfg.Endpoints {
-		if !strings.Contains(e, "://") {
-			e = "http://" + e // etcdctl's host:port form
-		}
-		eps[i] = strings.TrimSuffix(e, "/")
-	}
-	return &client{eps: eps, hc: &http.Client{Transport: t}, moved: make(chan struct{})}
+	return c
 }
 
-func (c *client) close() { c.hc.CloseIdleConnections() }
+func (c *client) close() {
+	for _, hc := range c.hcs {
+		hc.CloseIdle()
+	}
+}
 
 // endpoint returns the endpoint in use and its index.
 func (c *client) endpoint() (string, uint32) {
@@ -149,13 +151,10 @@ func (c *client) post(ctx context.Context, path string, in any) (io.ReadCloser, 
 		return nil, err
 	}
 	ep, i := c.endpoint()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Grpc-Metadata-Hasleader", "true")
-	resp, err := c.hc.Do(req)
+	resp, err := c.hcs[i].Do(ctx, &httpc.Request{Method: "POST", Target: path, Body: body, Header: map[string]string{
+		"Content-Type":            "application/json",
+		"Grpc-Metadata-Hasleader": "true",
+	}})
 	if err != nil {
 		c.unanswered(ctx, i)
 		if ctx.Err() != nil {
@@ -163,7 +162,7 @@ func (c *client) post(ctx context.Context, path string, in any) (io.ReadCloser, 
 		}
 		return nil, &transportError{ep, err}
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != 200 {
 		defer resp.Body.Close()
 		re := &rpcError{}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

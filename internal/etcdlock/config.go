@@ -2,6 +2,7 @@ package etcdlock
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ func ConfigFromEnv(env *applet.Env) (Config, error) {
 	c := Config{Prefix: env.GetenvDefault("CCCI_ETCD_PREFIX", DefaultPrefix)}
 	for _, e := range strings.Split(env.Getenv("CCCI_ETCD_ENDPOINTS"), ",") {
 		if e = strings.TrimSpace(e); e != "" {
+			if _, err := hostPort(e); err != nil {
+				return c, fmt.Errorf("etcd lock backend: CCCI_ETCD_ENDPOINTS: %v", err)
+			}
 			c.Endpoints = append(c.Endpoints, e)
 		}
 	}
@@ -77,6 +81,20 @@ func ConfigFromEnv(env *applet.Env) (Config, error) {
 		return c, fmt.Errorf("etcd lock backend: CCCI_ETCD_MARGIN=%v: at most half the TTL (%v)", c.Margin, max)
 	}
 	return c, nil
+}
+
+// hostPort is the host:port of an endpoint written as etcdctl takes it,
+// http://host:port or host:port. etcd's TLS (https://) is not spoken.
+func hostPort(ep string) (string, error) {
+	hp, ok := strings.CutPrefix(ep, "http://")
+	if !ok && strings.Contains(ep, "://") {
+		return "", fmt.Errorf("%s: want http://host:port or host:port (TLS is not supported)", ep)
+	}
+	hp = strings.TrimSuffix(hp, "/")
+	if h, p, err := net.SplitHostPort(hp); err != nil || h == "" || p == "" || strings.ContainsAny(hp, "/?#@ ") {
+		return "", fmt.Errorf("%s: want http://host:port or host:port", ep)
+	}
+	return hp, nil
 }
 
 // ttlSeconds is the lease TTL etcd takes: whole seconds, rounded up.

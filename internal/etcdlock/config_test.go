@@ -25,6 +25,12 @@ func TestConfigFromEnv(t *testing.T) {
 		{[]string{ep, "CCCI_ETCD_TIMEOUT=0"}, Config{}, "want a positive duration"},
 		{[]string{ep, "CCCI_ETCD_PREFIX=x"}, Config{}, "want a key prefix"},
 		{[]string{ep, "CCCI_ETCD_MARGIN=6s"}, Config{}, "at most half the TTL (5s)"},
+		{[]string{"CCCI_ETCD_ENDPOINTS=127.0.0.1:2379,http://[::1]:2379/"}, Config{[]string{"127.0.0.1:2379", "http://[::1]:2379/"}, DefaultPrefix, DefaultTTL, DefaultTimeout, DefaultKeepAlive, 2500 * time.Millisecond}, ""},
+		{[]string{"CCCI_ETCD_ENDPOINTS=https://a:1"}, Config{}, "https://a:1: want http://host:port or host:port (TLS is not supported)"},
+		{[]string{"CCCI_ETCD_ENDPOINTS=http://a:1,unix:///x"}, Config{}, "unix:///x: want http://host:port"},
+		{[]string{"CCCI_ETCD_ENDPOINTS=http://a"}, Config{}, "http://a: want http://host:port or host:port"},
+		{[]string{"CCCI_ETCD_ENDPOINTS=http://a:1/v3"}, Config{}, "http://a:1/v3: want http://host:port"},
+		{[]string{"CCCI_ETCD_ENDPOINTS=http://u@a:1"}, Config{}, "http://u@a:1: want http://host:port"},
 	}
 	for _, tt := range tests {
 		got, err := ConfigFromEnv(&applet.Env{Environ: tt.env})
