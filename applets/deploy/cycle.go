@@ -116,7 +116,7 @@ func (c *cycle) run(ctx context.Context) int {
 		return c.fail(1, "%v", err)
 	}
 
-	c.lt = lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: c.Deadline, Grace: c.Grace})
+	c.lt = lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: c.Deadline, Grace: c.Grace, Exits: env.Exits})
 	defer c.lt.End()
 	release, err := c.state.HoldLive()
 	if err != nil {

@@ -159,7 +159,7 @@ func hold(ctx context.Context, env *applet.Env, r *rs.Run, o opts, cmd []string)
 	}
 	release := sync.OnceFunc(held)
 	defer release() // after lt.End: the tree is gone first
-	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace})
+	lt := lifetime.Begin(ctx, lifetime.Options{Prog: prog, Stderr: env.Stderr, Deadline: o.deadline, Grace: o.grace, Exits: env.Exits})
 	defer lt.End()
 	st, err := lt.Run(lifetime.Cmd{
 		Argv:   cmd,
