@@ -21,7 +21,11 @@ import (
 //	               standard package ccci links: their init and size
 //	deps_init      HELLO_DEPS − HELLO_STD: importing every package ccci
 //	               links but its own (yaml, mvdan.cc/sh, ...)
-//	ccci_own       `ccci --version` − HELLO_DEPS: ccci's own packages
+//	libs_code      HELLO_USES − HELLO_DEPS: a hello-world that also calls,
+//	               behind a branch never taken, what ccci's applets call
+//	               in those packages (the shell parser and interpreter,
+//	               yaml, json, net, exec): the size of that code, not run
+//	ccci_own       `ccci --version` − HELLO_USES: ccci's own packages
 //	               (init, size) and what --version does
 //	exec           `spawn plain true` − `spawn none`: fork, exec and wait
 //	               of the command, from Go
@@ -39,13 +43,13 @@ import (
 // internal/lifetime/tinyinit_amd64.go, which holds the tiny init's bytes.
 // One line per part: name, median ms.
 //
-//	benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS CCCI CCCI-LOCK
+//	benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS HELLO_USES CCCI CCCI-LOCK
 func breakdown(args []string) {
-	if len(args) != 8 {
-		fail("usage: benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS CCCI CCCI-LOCK")
+	if len(args) != 9 {
+		fail("usage: benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS HELLO_USES CCCI CCCI-LOCK")
 	}
 	n, lockfile, tinyGo := atoi(args[0]), args[1], args[2]
-	hello, helloStd, helloDeps, ccci, ccciLock := args[3], args[4], args[5], args[6], args[7]
+	hello, helloStd, helloDeps, helloUses, ccci, ccciLock := args[3], args[4], args[5], args[6], args[7], args[8]
 	self, err := os.Executable()
 	check(err)
 	tiny := writeTiny(tinyGo)
@@ -58,6 +62,7 @@ func breakdown(args []string) {
 		{"hello", []string{hello}},
 		{"hello_std", []string{helloStd}},
 		{"hello_deps", []string{helloDeps}},
+		{"hello_uses", []string{helloUses}},
 		{"version", []string{ccci, "--version"}},
 		{"lock", []string{ccciLock, "b.example", "--", "true"}},
 		{"none", []string{self, "spawn", "none"}},
@@ -85,7 +90,8 @@ func breakdown(args []string) {
 		{"go_start", m["hello"]},
 		{"std_init", m["hello_std"] - m["hello"]},
 		{"deps_init", m["hello_deps"] - m["hello_std"]},
-		{"ccci_own", m["version"] - m["hello_deps"]},
+		{"libs_code", m["hello_uses"] - m["hello_deps"]},
+		{"ccci_own", m["version"] - m["hello_uses"]},
 		{"exec", m["plain"] - m["none"]},
 		{"pid_namespace", m["newpid"] - m["plain"]},
 		{"init_process", m["tiny"] - m["newpid"]},
