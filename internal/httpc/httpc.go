@@ -504,7 +504,11 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	}
 	if c.n == 0 {
 		budget := 2
-		if line, err := readLine(c.br, &budget); err != nil || line != "" {
+		line, err := readLine(c.br, &budget)
+		if err == io.EOF {
+			return n, io.ErrUnexpectedEOF
+		}
+		if err != nil || line != "" {
 			return n, errors.New("malformed chunk end")
 		}
 	}

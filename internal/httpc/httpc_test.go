@@ -593,6 +593,7 @@ func TestHostile(t *testing.T) {
 		{"chunk longer than its size", ok + "Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", false, "", "malformed chunk end"},
 		{"truncated chunk size", ok + "Transfer-Encoding: chunked\r\n\r\n5", true, "", "unexpected EOF"},
 		{"truncated chunk", ok + "Transfer-Encoding: chunked\r\n\r\n5\r\nhel", true, "", "unexpected EOF"},
+		{"truncated before chunk end", ok + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello", true, "", "unexpected EOF"},
 		{"truncated before last chunk", ok + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", true, "", "unexpected EOF"},
 		{"truncated trailer", ok + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\r\n", true, "", "unexpected EOF"},
 		{"truncated content-length body", ok + "Content-Length: 10\r\n\r\nhello", true, "", "unexpected EOF"},
