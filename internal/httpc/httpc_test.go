@@ -328,6 +328,43 @@ func TestStream(t *testing.T) {
 	}
 }
 
+// TestStreamSplitChunk: the bytes of a chunk are returned as they come,
+// not held back until the CRLF that ends the chunk arrives.
+func TestStreamSplitChunk(t *testing.T) {
+	next := make(chan struct{})
+	s := newServer(t, "tcp", func(c net.Conn, _ *http.Request) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello")
+		<-next
+		io.WriteString(c, "\r\n1\r\n!\r\n0\r\n\r\n")
+		return true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	resp, err := s.client().Do(ctx, &Request{Method: "GET", Target: "/events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := make([]byte, 10)
+	got := make(chan string)
+	go func() {
+		n, err := resp.Body.Read(p)
+		got <- fmt.Sprint(string(p[:n]), err)
+	}()
+	select {
+	case g := <-got:
+		if g != "hello<nil>" {
+			t.Errorf("first read: %s", g)
+		}
+	case <-time.After(wait):
+		t.Fatal("the first chunk's bytes were held back until its CRLF")
+	}
+	close(next)
+	if b, err := io.ReadAll(resp.Body); string(b) != "!" || err != nil {
+		t.Errorf("rest: %q, %v", b, err)
+	}
+}
+
 // TestKeepAlive: a body read to its end gives its connection back; one
 // closed early closes it; MaxIdle, IdleTimeout and CloseIdle bound what
 // is kept.
