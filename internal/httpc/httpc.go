@@ -320,9 +320,10 @@ func readHead(br *bufio.Reader, method string) (resp *Response, keep bool, n int
 		return resp, keep, 0, false, nil
 	}
 	if te := h["transfer-encoding"]; len(te) > 0 {
-		codings := strings.Split(strings.Join(te, ","), ",")
-		if strings.ToLower(strings.TrimSpace(codings[len(codings)-1])) != "chunked" {
-			return nil, false, 0, false, fmt.Errorf("unsupported Transfer-Encoding %q", trunc(strings.Join(te, ",")))
+		// chunked alone: a coding under it (gzip) would reach the caller
+		// still coded.
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
+			return nil, false, 0, false, fmt.Errorf("unsupported Transfer-Encoding %q", trunc(strings.Join(te, ", ")))
 		}
 		return resp, keep, -1, true, nil
 	}

@@ -235,6 +235,7 @@ func TestAnswers(t *testing.T) {
 		{"chunked", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
 			"5;name=value;q=\"x\"\r\nhello\r\n6 ; ext\r\n world\r\nA\r\n0123456789\r\n0;last\r\nTrailer-A: 1\r\nTrailer-B: 2\r\n\r\n",
 			false, 200, "hello world0123456789", true},
+		{"chunked any case", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding:  Chunked \r\n\r\n2\r\nhi\r\n0\r\n\r\n", false, 200, "hi", true},
 		{"chunked beats content-length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", false, 200, "hi", true},
 		{"no length", "GET", "HTTP/1.1 200 OK\r\nX: y\r\n\r\nto the end\nof the connection", true, 200, "to the end\nof the connection", false},
 		{"head", "HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", false, 200, "", true},
@@ -620,6 +621,8 @@ func TestHostile(t *testing.T) {
 		{"content-length: conflicting fields", ok + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", false, "invalid Content-Length", ""},
 		{"transfer-encoding: gzip", ok + "Transfer-Encoding: gzip\r\n\r\n", false, "unsupported Transfer-Encoding", ""},
 		{"transfer-encoding: chunked, gzip", ok + "Transfer-Encoding: chunked, gzip\r\n\r\n", false, "unsupported Transfer-Encoding", ""},
+		{"transfer-encoding: gzip, chunked", ok + "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n\x1f\x8b\r\n0\r\n\r\n", false, "unsupported Transfer-Encoding", ""},
+		{"transfer-encoding: twice chunked", ok + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", false, "unsupported Transfer-Encoding", ""},
 		{"switching protocols", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", false, "switched protocols", ""},
 		{"truncated head", ok + "Content-Le", true, "unexpected EOF", ""},
 		{"truncated status", "HTTP/1.1 20", true, "unexpected EOF", ""},
