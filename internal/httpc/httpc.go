@@ -330,8 +330,8 @@ func readHead(br *bufio.Reader, method string) (resp *Response, keep bool, n int
 	n = -1
 	for _, v := range h["content-length"] {
 		for _, s := range strings.Split(v, ",") {
-			m, perr := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-			if perr != nil || m < 0 || n >= 0 && m != n {
+			m, perr := parseSize(strings.TrimSpace(s), 10)
+			if perr != nil || n >= 0 && m != n {
 				return nil, false, 0, false, fmt.Errorf("invalid Content-Length %q", trunc(v))
 			}
 			n = m
@@ -491,8 +491,8 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 			return 0, unexpected(err)
 		}
 		size, _, _ := strings.Cut(line, ";")
-		n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 64)
-		if err != nil || n < 0 {
+		n, err := parseSize(strings.TrimSpace(size), 16)
+		if err != nil {
 			return 0, fmt.Errorf("malformed chunk size %q", trunc(line))
 		}
 		if n == 0 { // the last chunk; then the trailer, to its empty line
@@ -519,6 +519,13 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	}
 	c.end = c.n == 0
 	return n, nil
+}
+
+// parseSize parses a Content-Length (base 10) or chunk size (16): digits
+// only, where strconv.ParseInt would take a sign ("+5", "-0").
+func parseSize(s string, base int) (int64, error) {
+	n, err := strconv.ParseUint(s, base, 63)
+	return int64(n), err
 }
 
 // unexpected turns the end of the connection inside a body into an error.
