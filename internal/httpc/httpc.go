@@ -177,17 +177,20 @@ func (c *Client) get(ctx context.Context) (cn *conn, reused bool, err error) {
 	if timeout <= 0 {
 		timeout = 90 * time.Second
 	}
-	c.mu.Lock()
-	for len(c.idle) > 0 {
+	for {
+		c.mu.Lock()
+		if len(c.idle) == 0 {
+			c.mu.Unlock()
+			break
+		}
 		cn = c.idle[len(c.idle)-1]
 		c.idle = c.idle[:len(c.idle)-1]
-		if time.Since(cn.since) < timeout {
-			c.mu.Unlock()
+		c.mu.Unlock()
+		if time.Since(cn.since) < timeout && cn.quiet() {
 			return cn, true, nil
 		}
 		cn.Close()
 	}
-	c.mu.Unlock()
 	nc, err := c.Dial(ctx)
 	if err != nil {
 		return nil, false, err

@@ -458,6 +458,50 @@ func TestServerClosedKept(t *testing.T) {
 			t.Errorf("%d %q after %d dials, want 200 \"ok\" after 2", resp.StatusCode, b, s.dials.Load())
 		}
 	})
+	t.Run("POST closed while idle", func(t *testing.T) {
+		closed := make(chan struct{}, 10)
+		s := newServer(t, "tcp", func(c net.Conn, _ *http.Request) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			c.Close()
+			closed <- struct{}{}
+			return false
+		})
+		c := s.client()
+		defer c.CloseIdle()
+		do(t, c, &Request{Method: "POST", Target: "/1"})
+		<-closed
+		resp, b := do(t, c, &Request{Method: "POST", Target: "/2", Body: []byte("x")})
+		if resp.StatusCode != 200 || b != "ok" || s.dials.Load() != 2 {
+			t.Errorf("%d %q after %d dials, want 200 \"ok\" after 2", resp.StatusCode, b, s.dials.Load())
+		}
+		if r1, r2 := <-s.reqs, <-s.reqs; r1 != "POST /1 " || r2 != "POST /2 x" || len(s.reqs) != 0 {
+			t.Errorf("server saw %q, %q and %d more", r1, r2, len(s.reqs))
+		}
+	})
+	t.Run("answer sent while idle", func(t *testing.T) {
+		// Some servers write a 408 on a connection they time out.
+		sent := make(chan struct{}, 10)
+		s := newServer(t, "tcp", func(c net.Conn, _ *http.Request) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+			sent <- struct{}{}
+			return true
+		})
+		c := s.client()
+		defer c.CloseIdle()
+		resp, err := c.Do(context.Background(), &Request{Method: "GET", Target: "/1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-sent
+		if b, err := io.ReadAll(resp.Body); string(b) != "ok" || err != nil {
+			t.Fatalf("first answer: %q, %v", b, err)
+		}
+		resp, b := do(t, c, &Request{Method: "GET", Target: "/2"})
+		if resp.StatusCode != 200 || s.dials.Load() != 2 {
+			t.Errorf("%d %q after %d dials: an answer sent while idle was taken for the next one's", resp.StatusCode, b, s.dials.Load())
+		}
+	})
 	t.Run("GET read, not answered", func(t *testing.T) {
 		var n atomic.Int32
 		s := newServer(t, "tcp", func(c net.Conn, _ *http.Request) bool {
