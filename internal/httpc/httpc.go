@@ -48,7 +48,7 @@ type Client struct {
 type Request struct {
 	Method string
 	Target string
-	Header map[string]string // sent in name order
+	Header map[string]string // sent in name order; not Host, Content-Length or Transfer-Encoding
 	Body   []byte            // nil: none (a POST or PUT still says Content-Length: 0)
 }
 
@@ -150,6 +150,12 @@ func (c *Client) encode(r *Request) ([]byte, error) {
 		v := r.Header[k]
 		if !token(k) || strings.ContainsAny(v, "\r\n\x00") {
 			return nil, fmt.Errorf("httpc: invalid header field %q: %q", k, v)
+		}
+		// Written here, from Host and Body: a second one would frame the
+		// request or name its server differently for the server.
+		switch strings.ToLower(k) {
+		case "host", "content-length", "transfer-encoding":
+			return nil, fmt.Errorf("httpc: invalid header field %q: set by httpc", k)
 		}
 		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
 	}

@@ -750,6 +750,9 @@ func TestInvalidRequest(t *testing.T) {
 		{"header value with CRLF", Request{Method: "GET", Target: "/", Header: map[string]string{"X": "1\r\nY: 2"}}, "h"},
 		{"header value with LF", Request{Method: "GET", Target: "/", Header: map[string]string{"X": "1\n"}}, "h"},
 		{"header value with CR", Request{Method: "GET", Target: "/", Header: map[string]string{"X": "1\r"}}, "h"},
+		{"header Host", Request{Method: "GET", Target: "/", Header: map[string]string{"host": "other"}}, "h"},
+		{"header Content-Length", Request{Method: "POST", Target: "/", Header: map[string]string{"Content-Length": "0"}}, "h"},
+		{"header Transfer-Encoding", Request{Method: "POST", Target: "/", Header: map[string]string{"Transfer-Encoding": "chunked"}, Body: []byte("0\r\n\r\n")}, "h"},
 		{"host with CRLF", Request{Method: "GET", Target: "/"}, "h\r\nX: y"},
 		{"host with space", Request{Method: "GET", Target: "/"}, "h y"},
 	}
