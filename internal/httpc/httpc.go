@@ -306,7 +306,9 @@ func readHead(br *bufio.Reader, method string) (resp *Response, keep bool, n int
 			return nil, false, 0, false, fmt.Errorf("more than %d header fields", maxHeadFields)
 		}
 		k, v, ok := strings.Cut(line, ":")
-		if !ok || !token(k) {
+		// A CR or NUL in a value (RFC 9112 section 5): some parsers end
+		// the line there, others do not.
+		if !ok || !token(k) || strings.ContainsAny(v, "\r\x00") {
 			return nil, false, 0, false, fmt.Errorf("malformed header field %q", trunc(line))
 		}
 		k = strings.ToLower(k)

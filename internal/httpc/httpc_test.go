@@ -659,6 +659,8 @@ func TestHostile(t *testing.T) {
 		{"field: no colon", ok + "NoColon\r\n\r\n", false, "malformed header field", ""},
 		{"field: folded", ok + "X: a\r\n folded\r\n\r\n", false, "malformed header field", ""},
 		{"field: space in name", ok + "Bad Name: x\r\n\r\n", false, "malformed header field", ""},
+		{"field: CR in value", ok + "X: a\rContent-Length: 0\r\n\r\n", false, "malformed header field", ""},
+		{"field: NUL in value", ok + "X: a\x00b\r\n\r\n", false, "malformed header field", ""},
 		{"field: empty name", ok + ": x\r\n\r\n", false, "malformed header field", ""},
 		{"content-length: not a number", ok + "Content-Length: abc\r\n\r\n", false, "invalid Content-Length", ""},
 		{"content-length: negative", ok + "Content-Length: -1\r\n\r\n", false, "invalid Content-Length", ""},
