@@ -242,6 +242,10 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, msg []byte, method str
 	}
 	if _, err := cn.br.Peek(1); err != nil {
 		// The server closed a kept connection as the request went out.
+		if err == io.EOF {
+			// Not a bare io.EOF, which callers take for a normal end.
+			err = fmt.Errorf("the server closed the connection without an answer: %w", io.ErrUnexpectedEOF)
+		}
 		return nil, method == "GET" || method == "HEAD", err
 	}
 	resp, keep, n, chunked, err := readHead(cn.br, method)

@@ -536,8 +536,8 @@ func TestServerClosedKept(t *testing.T) {
 		do(t, c, &Request{Method: "POST", Target: "/1"})
 		<-s.reqs
 		_, err := c.Do(context.Background(), &Request{Method: "POST", Target: "/v3/kv/txn", Body: []byte("once")})
-		if err == nil {
-			t.Fatal("Do: no error for a POST the server dropped unanswered")
+		if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "closed the connection without an answer") {
+			t.Fatalf("Do: %v, want an io.ErrUnexpectedEOF saying no answer came", err)
 		}
 		if got := <-s.reqs; got != "POST /v3/kv/txn once" {
 			t.Errorf("server saw %q", got)
