@@ -396,32 +396,11 @@ func TestKeepAlive(t *testing.T) {
 			t.Errorf("%d dials, want 2", n)
 		}
 	})
-	t.Run("max idle", func(t *testing.T) {
-		s := newServer(t, "tcp", answers(ok, true))
-		c := s.client()
-		c.MaxIdle = 1
-		defer c.CloseIdle()
-		var bodies []io.ReadCloser
-		for i := 0; i < 3; i++ {
-			resp, err := c.Do(context.Background(), &Request{Method: "GET", Target: "/"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			bodies = append(bodies, resp.Body)
-		}
-		for _, b := range bodies {
-			if _, err := io.ReadAll(b); err != nil {
-				t.Fatal(err)
-			}
-		}
-		s.waitClosed(t, 2)
-		c.mu.Lock()
-		n := len(c.idle)
-		c.mu.Unlock()
-		if n != 1 || s.dials.Load() != 3 {
-			t.Errorf("%d idle after %d dials, want 1 after 3", n, s.dials.Load())
-		}
-	})
+	for _, mi := range []struct{ max, kept int }{{1, 1}, {0, 2}} {
+		t.Run(fmt.Sprintf("max idle %d", mi.max), func(t *testing.T) {
+			maxIdle(t, mi.max, mi.kept)
+		})
+	}
 	t.Run("idle timeout", func(t *testing.T) {
 		s := newServer(t, "tcp", answers(ok, true))
 		c := s.client()
@@ -444,6 +423,35 @@ func TestKeepAlive(t *testing.T) {
 		c.CloseIdle()
 		s.waitClosed(t, 1)
 	})
+}
+
+// maxIdle reads the bodies of kept+2 answers at once: kept connections
+// stay idle, the others are closed.
+func maxIdle(t *testing.T, max, kept int) {
+	s := newServer(t, "tcp", answers("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true))
+	c := s.client()
+	c.MaxIdle = max
+	defer c.CloseIdle()
+	var bodies []io.ReadCloser
+	for i := 0; i < kept+2; i++ {
+		resp, err := c.Do(context.Background(), &Request{Method: "GET", Target: "/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, resp.Body)
+	}
+	for _, b := range bodies {
+		if _, err := io.ReadAll(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.waitClosed(t, 2)
+	c.mu.Lock()
+	n := len(c.idle)
+	c.mu.Unlock()
+	if n != kept || s.dials.Load() != int32(kept+2) {
+		t.Errorf("%d idle after %d dials, want %d after %d", n, s.dials.Load(), kept, kept+2)
+	}
 }
 
 // TestServerClosedKept: a kept connection the server closed meanwhile
@@ -603,6 +611,53 @@ func TestCancel(t *testing.T) {
 			}
 		case <-time.After(wait):
 			t.Fatal("Read did not return after cancel")
+		}
+	})
+	t.Run("body closed while read", func(t *testing.T) {
+		// How a watch is stopped: Close from another goroutine.
+		release := make(chan struct{})
+		defer close(release)
+		s := newServer(t, "unix", func(c net.Conn, _ *http.Request) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+			<-release
+			return false
+		})
+		resp, err := s.client().Do(context.Background(), &Request{Method: "GET", Target: "/events"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error)
+		go func() {
+			_, err := resp.Body.Read(make([]byte, 10))
+			errc <- err
+		}()
+		resp.Body.Close()
+		select {
+		case err := <-errc:
+			if err == nil {
+				t.Error("Read after Close: no error")
+			}
+		case <-time.After(wait):
+			t.Fatal("Read did not return after Close")
+		}
+	})
+	t.Run("dialling", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		dialling := make(chan struct{})
+		c := &Client{Dial: func(ctx context.Context) (net.Conn, error) {
+			close(dialling)
+			<-ctx.Done()
+			return nil, fmt.Errorf("dial: %w", ctx.Err())
+		}}
+		errc := make(chan error)
+		go func() {
+			_, err := c.Do(ctx, &Request{Method: "GET", Target: "/"})
+			errc <- err
+		}()
+		<-dialling
+		cancel()
+		if err := <-errc; err != context.Canceled {
+			t.Errorf("Do: %v, want context.Canceled as is", err)
 		}
 	})
 	t.Run("already done", func(t *testing.T) {
