@@ -335,6 +335,11 @@ func readHead(br *bufio.Reader, method string) (resp *Response, keep bool, n int
 		return resp, keep, 0, false, nil
 	}
 	if te := h["transfer-encoding"]; len(te) > 0 {
+		// RFC 9112 section 6.1: framing that cannot be trusted. net/http
+		// ignores the field and reads another body.
+		if proto10 {
+			return nil, false, 0, false, errors.New("Transfer-Encoding in an HTTP/1.0 answer")
+		}
 		// chunked alone: a coding under it (gzip) would reach the caller
 		// still coded.
 		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {

@@ -728,6 +728,7 @@ func TestHostile(t *testing.T) {
 		{"transfer-encoding: chunked, gzip", ok + "Transfer-Encoding: chunked, gzip\r\n\r\n", false, "unsupported Transfer-Encoding", ""},
 		{"transfer-encoding: gzip, chunked", ok + "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n\x1f\x8b\r\n0\r\n\r\n", false, "unsupported Transfer-Encoding", ""},
 		{"transfer-encoding: twice chunked", ok + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n", false, "unsupported Transfer-Encoding", ""},
+		{"transfer-encoding in http/1.0", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false, "Transfer-Encoding in an HTTP/1.0 answer", ""},
 		{"switching protocols", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", false, "switched protocols", ""},
 		{"truncated head", ok + "Content-Le", true, "unexpected EOF", ""},
 		{"truncated status", "HTTP/1.1 20", true, "unexpected EOF", ""},
