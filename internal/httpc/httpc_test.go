@@ -401,21 +401,36 @@ func TestKeepAlive(t *testing.T) {
 			maxIdle(t, mi.max, mi.kept)
 		})
 	}
-	t.Run("idle timeout", func(t *testing.T) {
-		s := newServer(t, "tcp", answers(ok, true))
-		c := s.client()
-		c.IdleTimeout = time.Minute
-		defer c.CloseIdle()
-		do(t, c, &Request{Method: "GET", Target: "/"})
-		c.mu.Lock()
-		c.idle[0].since = time.Now().Add(-61 * time.Second)
-		c.mu.Unlock()
-		do(t, c, &Request{Method: "GET", Target: "/"})
-		s.waitClosed(t, 1)
-		if n := s.dials.Load(); n != 2 {
-			t.Errorf("%d dials, want 2: a connection idle past IdleTimeout was reused", n)
-		}
-	})
+	for _, it := range []struct {
+		timeout, idle time.Duration
+		reused        bool
+	}{
+		{time.Minute, 59 * time.Second, true},
+		{time.Minute, 61 * time.Second, false},
+		{0, 89 * time.Second, true},
+		{0, 91 * time.Second, false},
+	} {
+		t.Run(fmt.Sprintf("idle %v of %v", it.idle, it.timeout), func(t *testing.T) {
+			s := newServer(t, "tcp", answers(ok, true))
+			c := s.client()
+			c.IdleTimeout = it.timeout
+			defer c.CloseIdle()
+			do(t, c, &Request{Method: "GET", Target: "/"})
+			c.mu.Lock()
+			c.idle[0].since = time.Now().Add(-it.idle) // as if idle that long
+			c.mu.Unlock()
+			do(t, c, &Request{Method: "GET", Target: "/"})
+			want := int32(2)
+			if it.reused {
+				want = 1
+			} else {
+				s.waitClosed(t, 1)
+			}
+			if n := s.dials.Load(); n != want {
+				t.Errorf("%d dials, want %d", n, want)
+			}
+		})
+	}
 	t.Run("close idle", func(t *testing.T) {
 		s := newServer(t, "tcp", answers(ok, true))
 		c := s.client()
