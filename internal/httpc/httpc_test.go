@@ -431,6 +431,19 @@ func TestKeepAlive(t *testing.T) {
 			}
 		})
 	}
+	t.Run("answer longer than its length", func(t *testing.T) {
+		s := newServer(t, "tcp", answers("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 500 Extra\r\n\r\n", true))
+		c := s.client()
+		defer c.CloseIdle()
+		for i := 0; i < 2; i++ {
+			if resp, b := do(t, c, &Request{Method: "GET", Target: "/"}); resp.StatusCode != 200 || b != "ok" {
+				t.Fatalf("answer %d: %d %q, want 200 \"ok\"", i, resp.StatusCode, b)
+			}
+		}
+		if n := s.dials.Load(); n != 2 {
+			t.Errorf("%d dials, want 2: a connection with bytes past the answer was reused", n)
+		}
+	})
 	t.Run("close idle", func(t *testing.T) {
 		s := newServer(t, "tcp", answers(ok, true))
 		c := s.client()
