@@ -89,7 +89,8 @@ type conn struct {
 // Do sends r and reads the head of the answer. A transport failure is
 // returned as the dialer or the connection reported it (a refused dial is
 // a *net.OpError with Op "dial"); once ctx is done, ctx.Err() is returned
-// as is. A request on a kept connection the server has closed meanwhile
+// as is. A kept connection the server closed or wrote on while idle is
+// not used. A request on one the server closes as the request goes out
 // is sent again on another one when nothing of it can have been acted
 // on: it was not written, or it was a GET or HEAD and no answer started.
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
