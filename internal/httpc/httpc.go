@@ -48,7 +48,7 @@ type Client struct {
 type Request struct {
 	Method string
 	Target string
-	Header map[string]string // sent in name order
+	Header map[string]string // sent in name order; not Host, Content-Length or Transfer-Encoding
 	Body   []byte            // nil: none (a POST or PUT still says Content-Length: 0)
 }
 
@@ -89,7 +89,8 @@ type conn struct {
 // Do sends r and reads the head of the answer. A transport failure is
 // returned as the dialer or the connection reported it (a refused dial is
 // a *net.OpError with Op "dial"); once ctx is done, ctx.Err() is returned
-// as is. A request on a kept connection the server has closed meanwhile
+// as is. A kept connection the server closed or wrote on while idle is
+// not used. A request on one the server closes as the request goes out
 // is sent again on another one when nothing of it can have been acted
 // on: it was not written, or it was a GET or HEAD and no answer started.
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
@@ -151,6 +152,12 @@ func (c *Client) encode(r *Request) ([]byte, error) {
 		if !token(k) || strings.ContainsAny(v, "\r\n\x00") {
 			return nil, fmt.Errorf("httpc: invalid header field %q: %q", k, v)
 		}
+		// Written here, from Host and Body: a second one would frame the
+		// request or name its server differently for the server.
+		switch strings.ToLower(k) {
+		case "host", "content-length", "transfer-encoding":
+			return nil, fmt.Errorf("httpc: invalid header field %q: set by httpc", k)
+		}
 		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
 	}
 	if r.Body != nil || r.Method == "POST" || r.Method == "PUT" {
@@ -177,17 +184,20 @@ func (c *Client) get(ctx context.Context) (cn *conn, reused bool, err error) {
 	if timeout <= 0 {
 		timeout = 90 * time.Second
 	}
-	c.mu.Lock()
-	for len(c.idle) > 0 {
+	for {
+		c.mu.Lock()
+		if len(c.idle) == 0 {
+			c.mu.Unlock()
+			break
+		}
 		cn = c.idle[len(c.idle)-1]
 		c.idle = c.idle[:len(c.idle)-1]
-		if time.Since(cn.since) < timeout {
-			c.mu.Unlock()
+		c.mu.Unlock()
+		if time.Since(cn.since) < timeout && cn.quiet() {
 			return cn, true, nil
 		}
 		cn.Close()
 	}
-	c.mu.Unlock()
 	nc, err := c.Dial(ctx)
 	if err != nil {
 		return nil, false, err
@@ -233,6 +243,10 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, msg []byte, method str
 	}
 	if _, err := cn.br.Peek(1); err != nil {
 		// The server closed a kept connection as the request went out.
+		if err == io.EOF {
+			// Not a bare io.EOF, which callers take for a normal end.
+			err = fmt.Errorf("the server closed the connection without an answer: %w", io.ErrUnexpectedEOF)
+		}
 		return nil, method == "GET" || method == "HEAD", err
 	}
 	resp, keep, n, chunked, err := readHead(cn.br, method)
@@ -297,7 +311,9 @@ func readHead(br *bufio.Reader, method string) (resp *Response, keep bool, n int
 			return nil, false, 0, false, fmt.Errorf("more than %d header fields", maxHeadFields)
 		}
 		k, v, ok := strings.Cut(line, ":")
-		if !ok || !token(k) {
+		// A CR or NUL in a value (RFC 9112 section 5): some parsers end
+		// the line there, others do not.
+		if !ok || !token(k) || strings.ContainsAny(v, "\r\x00") {
 			return nil, false, 0, false, fmt.Errorf("malformed header field %q", trunc(line))
 		}
 		k = strings.ToLower(k)
@@ -320,17 +336,23 @@ func readHead(br *bufio.Reader, method string) (resp *Response, keep bool, n int
 		return resp, keep, 0, false, nil
 	}
 	if te := h["transfer-encoding"]; len(te) > 0 {
-		codings := strings.Split(strings.Join(te, ","), ",")
-		if strings.ToLower(strings.TrimSpace(codings[len(codings)-1])) != "chunked" {
-			return nil, false, 0, false, fmt.Errorf("unsupported Transfer-Encoding %q", trunc(strings.Join(te, ",")))
+		// RFC 9112 section 6.1: framing that cannot be trusted. net/http
+		// ignores the field and reads another body.
+		if proto10 {
+			return nil, false, 0, false, errors.New("Transfer-Encoding in an HTTP/1.0 answer")
+		}
+		// chunked alone: a coding under it (gzip) would reach the caller
+		// still coded.
+		if len(te) != 1 || !strings.EqualFold(te[0], "chunked") {
+			return nil, false, 0, false, fmt.Errorf("unsupported Transfer-Encoding %q", trunc(strings.Join(te, ", ")))
 		}
 		return resp, keep, -1, true, nil
 	}
 	n = -1
 	for _, v := range h["content-length"] {
 		for _, s := range strings.Split(v, ",") {
-			m, perr := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-			if perr != nil || m < 0 || n >= 0 && m != n {
+			m, perr := parseSize(strings.TrimSpace(s), 10)
+			if perr != nil || n >= 0 && m != n {
 				return nil, false, 0, false, fmt.Errorf("invalid Content-Length %q", trunc(v))
 			}
 			n = m
@@ -462,6 +484,7 @@ func (l *lengthReader) Read(p []byte) (int, error) {
 type chunkedReader struct {
 	br   *bufio.Reader
 	n    int64 // left in the current chunk
+	end  bool  // the current chunk's data is read, its CRLF not yet
 	done bool
 }
 
@@ -470,14 +493,27 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if c.n == 0 {
+		if c.end {
+			// Read only now, so that the chunk's data was returned as it
+			// came (TestStreamSplitChunk).
+			budget := 2
+			line, err := readLine(c.br, &budget)
+			if err == io.EOF {
+				return 0, io.ErrUnexpectedEOF
+			}
+			if err != nil || line != "" {
+				return 0, errors.New("malformed chunk end")
+			}
+			c.end = false
+		}
 		budget := maxHeadBytes
 		line, err := readLine(c.br, &budget)
 		if err != nil {
 			return 0, unexpected(err)
 		}
 		size, _, _ := strings.Cut(line, ";")
-		n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 64)
-		if err != nil || n < 0 {
+		n, err := parseSize(strings.TrimSpace(size), 16)
+		if err != nil {
 			return 0, fmt.Errorf("malformed chunk size %q", trunc(line))
 		}
 		if n == 0 { // the last chunk; then the trailer, to its empty line
@@ -502,13 +538,15 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	if err != nil {
 		return n, unexpected(err)
 	}
-	if c.n == 0 {
-		budget := 2
-		if line, err := readLine(c.br, &budget); err != nil || line != "" {
-			return n, errors.New("malformed chunk end")
-		}
-	}
+	c.end = c.n == 0
 	return n, nil
+}
+
+// parseSize parses a Content-Length (base 10) or chunk size (16): digits
+// only, where strconv.ParseInt would take a sign ("+5", "-0").
+func parseSize(s string, base int) (int64, error) {
+	n, err := strconv.ParseUint(s, base, 63)
+	return int64(n), err
 }
 
 // unexpected turns the end of the connection inside a body into an error.
