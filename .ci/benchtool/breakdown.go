@@ -27,6 +27,9 @@ import (
 //	               yaml, json, net, exec): the size of that code, not run
 //	ccci_own       `ccci --version` − HELLO_USES: ccci's own packages
 //	               (init, size) and what --version does
+//	signals        HELLO_SIGNALS − HELLO_USES: HELLO_USES registering the
+//	               signals every ccci-lock run catches (os/signal's
+//	               round trip to the runtime's signal thread, each)
 //	exec           `spawn plain true` − `spawn none`: fork, exec and wait
 //	               of the command, from Go
 //	pid_namespace  `spawn newpid true` − `spawn plain true`: the same child
@@ -35,21 +38,22 @@ import (
 //	               sealed memfd as PID 1, forking and execing the command,
 //	               as internal/lifetime runs it
 //	lock_applet    `ccci-lock D -- true` − `ccci --version` − (`spawn
-//	               tiny` − `spawn none`): lockfile, flock, holder record,
-//	               signal handling, the lifetime's goroutines and threads
+//	               tiny` − `spawn none`) − signals: lockfile, flock, holder
+//	               record, the lifetime's goroutines and threads
 //
 // and, for reference, flock (`flock LOCKFILE true`), version (`ccci
 // --version`) and total (`ccci-lock D -- true`). TINYGO is
 // internal/lifetime/tinyinit_amd64.go, which holds the tiny init's bytes.
 // One line per part: name, median ms.
 //
-//	benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS HELLO_USES CCCI CCCI-LOCK
+//	benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS HELLO_USES HELLO_SIGNALS CCCI CCCI-LOCK
 func breakdown(args []string) {
-	if len(args) != 9 {
-		fail("usage: benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS HELLO_USES CCCI CCCI-LOCK")
+	if len(args) != 10 {
+		fail("usage: benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS HELLO_USES HELLO_SIGNALS CCCI CCCI-LOCK")
 	}
 	n, lockfile, tinyGo := atoi(args[0]), args[1], args[2]
-	hello, helloStd, helloDeps, helloUses, ccci, ccciLock := args[3], args[4], args[5], args[6], args[7], args[8]
+	hello, helloStd, helloDeps, helloUses, helloSignals := args[3], args[4], args[5], args[6], args[7]
+	ccci, ccciLock := args[8], args[9]
 	self, err := os.Executable()
 	check(err)
 	tiny := writeTiny(tinyGo)
@@ -63,6 +67,7 @@ func breakdown(args []string) {
 		{"hello_std", []string{helloStd}},
 		{"hello_deps", []string{helloDeps}},
 		{"hello_uses", []string{helloUses}},
+		{"hello_signals", []string{helloSignals}},
 		{"version", []string{ccci, "--version"}},
 		{"lock", []string{ccciLock, "b.example", "--", "true"}},
 		{"none", []string{self, "spawn", "none"}},
@@ -95,7 +100,8 @@ func breakdown(args []string) {
 		{"exec", m["plain"] - m["none"]},
 		{"pid_namespace", m["newpid"] - m["plain"]},
 		{"init_process", m["tiny"] - m["newpid"]},
-		{"lock_applet", m["lock"] - m["version"] - (m["tiny"] - m["none"])},
+		{"signals", m["hello_signals"] - m["hello_uses"]},
+		{"lock_applet", m["lock"] - m["version"] - (m["tiny"] - m["none"]) - (m["hello_signals"] - m["hello_uses"])},
 	}
 	for _, r := range rows {
 		fmt.Printf("%s %.2f\n", r.name, r.ms)

@@ -11,7 +11,7 @@
 //	benchtool teardown N ccci|flock DIR      p50/p99 ms, SIGTERM → lock free
 //	benchtool inittrace N [-top K] CMD...    GODEBUG=inittrace=1: median init ms
 //	                                         per process, and the top K packages
-//	benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS HELLO_USES CCCI CCCI-LOCK
+//	benchtool breakdown N LOCKFILE TINYGO HELLO HELLO_STD HELLO_DEPS HELLO_USES HELLO_SIGNALS CCCI CCCI-LOCK
 //	                                         a ccci-lock call's wall time in parts
 //	benchtool spawn MODE ...                 (internal) one process of breakdown
 //	benchtool hold FIFO STAMP                (internal) block on FIFO, stamp, exit
