@@ -208,15 +208,15 @@ func (c *Client) get(ctx context.Context) (cn *conn, reused bool, err error) {
 // put keeps cn for the next request, closing the oldest kept beyond
 // MaxIdle.
 func (c *Client) put(cn *conn) {
-	max := c.MaxIdle
-	if max <= 0 {
-		max = 2
+	limit := c.MaxIdle
+	if limit <= 0 {
+		limit = 2
 	}
 	cn.since = time.Now()
 	c.mu.Lock()
 	c.idle = append(c.idle, cn)
 	var drop []*conn
-	if n := len(c.idle) - max; n > 0 {
+	if n := len(c.idle) - limit; n > 0 {
 		drop = slices.Clone(c.idle[:n])
 		c.idle = slices.Delete(c.idle, 0, n)
 	}
